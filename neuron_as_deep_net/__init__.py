@@ -1,0 +1,1 @@
+"""Shared code of the neuron_as_deep_net reproduction: one module per concern (see README, Layout)."""

@@ -1,0 +1,161 @@
+"""The dataset file format of the original code (spec §1.1, §1.3): spike dicts, binary matrices, pickles.
+
+A simulation file is a pickle of ``experimentDict = {'Params': {...}, 'Results': {'listOfSingleSimulationDicts':
+[...]}}``. The authors' files were written by Python 2 (protocol 2) and need ``encoding='latin1'`` on Python 3;
+:func:`load_experiment` handles both. Files are written atomically (temp file in the same folder, then rename).
+"""
+
+import os
+import pickle
+import tempfile
+from contextlib import contextmanager
+
+import numpy as np
+
+NUM_SEGMENTS = 639
+NUM_INPUT_CHANNELS = 2 * NUM_SEGMENTS
+FILE_GLOB = "*_6_secDuration_*"  # the original glob, without the 128-simulation requirement
+
+# keys of one per-simulation dict (spec §1.1), with the dtype each array carries
+SIMULATION_ARRAY_DTYPES = {
+    "recordingTimeHighRes": np.float32,
+    "somaVoltageHighRes": np.float16,
+    "nexusVoltageHighRes": np.float16,
+    "recordingTimeLowRes": np.float32,
+    "somaVoltageLowRes": np.float16,
+    "nexusVoltageLowRes": np.float16,
+    "outputSpikeTimes": np.float16,
+}
+
+
+def dict_to_binary(spike_times_dict, num_rows, num_time_bins):
+    """Bool (num_rows, num_time_bins) matrix from {row index: [spike times in ms]}; vectorized."""
+    matrix = np.zeros((num_rows, num_time_bins), dtype=bool)
+    if not spike_times_dict:
+        return matrix
+    counts = [len(times) for times in spike_times_dict.values()]
+    rows = np.repeat(np.fromiter(spike_times_dict.keys(), dtype=np.int64, count=len(counts)), counts)
+    times = np.concatenate([np.asarray(times, dtype=np.float64).reshape(-1) for times in spike_times_dict.values()])
+    matrix[rows, times.astype(np.int64)] = True
+    return matrix
+
+
+def binary_to_dict(spike_matrix):
+    """{row index (numpy int64): [spike times (numpy int64)]} for the rows that spike, like the original."""
+    rows, times = np.nonzero(spike_matrix)
+    if rows.size == 0:
+        return {}
+    split_points = np.flatnonzero(np.diff(rows)) + 1
+    unique_rows = rows[np.r_[0, split_points]]
+    return {row: list(chunk) for row, chunk in zip(unique_rows, np.split(times, split_points))}
+
+
+def spike_times_to_labels(output_spike_times, num_time_bins):
+    """Bool spike label of length num_time_bins: 1 at int(t - 0.5) for each spike time t (spec §1.3).
+
+    The stored times are float16 (spec §12); they are converted to float64 first, exactly as the original.
+    """
+    labels = np.zeros(num_time_bins, dtype=bool)
+    times = np.asarray(output_spike_times).astype(np.float64)
+    if times.size:
+        labels[(times - 0.5).astype(np.int64)] = True
+    return labels
+
+
+def current_umask():
+    """The process umask (read without changing it for good)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_write(path, mode="wb"):
+    """Open a temp file beside ``path``; on success rename it over ``path`` (never a half-written file)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, temp_path = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp_path, 0o666 & ~current_umask())
+        os.replace(temp_path, path)
+    except BaseException:
+        if os.path.exists(temp_path):
+            os.remove(temp_path)
+        raise
+
+
+def save_pickle(obj, path, protocol=2):
+    """Pickle ``obj`` atomically (protocol 2 by default, like the original files)."""
+    with atomic_write(path) as handle:
+        pickle.dump(obj, handle, protocol=protocol)
+
+
+def load_pickle(path):
+    """Load a pickle written by Python 3 or by the authors' Python 2 (latin1 fallback)."""
+    with open(path, "rb") as handle:
+        try:
+            return pickle.load(handle)
+        except UnicodeDecodeError:
+            handle.seek(0)
+            return pickle.load(handle, encoding="latin1")
+
+
+def load_experiment(path):
+    """Load a simulation file and check its layout (spec §1.1); raise one clear ValueError if it is wrong."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"dataset file not found: {path}")
+    experiment = load_pickle(path)
+    if not isinstance(experiment, dict) or "Params" not in experiment or "Results" not in experiment:
+        raise ValueError(f"{path} is not a simulation file: expected a dict with 'Params' and 'Results' "
+                         f"(the layout written by simulate_L5PC_and_create_dataset.py)")
+    sims = experiment["Results"].get("listOfSingleSimulationDicts")
+    if not sims:
+        raise ValueError(f"{path}: 'Results' holds no 'listOfSingleSimulationDicts'")
+    missing = {"exInputSpikeTimes", "inhInputSpikeTimes", "outputSpikeTimes", "somaVoltageLowRes"} - set(sims[0])
+    if missing:
+        raise ValueError(f"{path}: simulation dicts lack the keys {sorted(missing)}")
+    return experiment
+
+
+def num_segments_of(experiment):
+    """Number of dendritic segments a file was simulated with (from its Params, else 639)."""
+    return len(experiment["Params"].get("allSegmentsType", [None] * NUM_SEGMENTS))
+
+
+def parse_experiment(experiment, num_segments=None, include_dvts=False):
+    """Arrays of one file: X bool (sims, T, 2*segments), y_spike bool (sims, T), y_soma float32 (sims, T)[, DVTs].
+
+    Spec §1.3 with the axes reordered sims-first. DVTs (if asked) are float16 (sims, segments, T).
+    """
+    file_segments = num_segments_of(experiment)
+    if num_segments is not None and num_segments != file_segments:
+        raise ValueError(f"the file has {file_segments} segments but {num_segments} were expected "
+                         f"(a model for {num_segments // 1} segments cannot read it)")
+    sims = experiment["Results"]["listOfSingleSimulationDicts"]
+    num_time_bins = len(sims[0]["somaVoltageLowRes"])
+    num_sims = len(sims)
+    X = np.zeros((num_sims, num_time_bins, 2 * file_segments), dtype=bool)
+    y_spike = np.zeros((num_sims, num_time_bins), dtype=bool)
+    y_soma = np.zeros((num_sims, num_time_bins), dtype=np.float32)
+    dvts = np.zeros((num_sims, file_segments, num_time_bins), dtype=np.float16) if include_dvts else None
+    for k, sim in enumerate(sims):
+        X[k, :, :file_segments] = dict_to_binary(sim["exInputSpikeTimes"], file_segments, num_time_bins).T
+        X[k, :, file_segments:] = dict_to_binary(sim["inhInputSpikeTimes"], file_segments, num_time_bins).T
+        y_spike[k] = spike_times_to_labels(sim["outputSpikeTimes"], num_time_bins)
+        y_soma[k] = sim["somaVoltageLowRes"]
+        if include_dvts:
+            if "dendriticVoltagesLowRes" not in sim:
+                raise ValueError("this file was saved without DVTs (collectAndSaveDVTs=False)")
+            dvts[k] = sim["dendriticVoltagesLowRes"]
+    if include_dvts:
+        return X, y_spike, y_soma, dvts
+    return X, y_spike, y_soma
+
+
+def parse_sim_experiment_file(path, num_segments=None, include_dvts=False):
+    """Load and parse one dataset file (see :func:`parse_experiment`)."""
+    return parse_experiment(load_experiment(path), num_segments=num_segments, include_dvts=include_dvts)

@@ -1,0 +1,189 @@
+"""The L5PC model: geometry, biophysics, metadata, short simulations and the dataset file layout (spec §1-3)."""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+
+from neuron_as_deep_net.cells import l5pc
+
+pytestmark = pytest.mark.neuron
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REFERENCE_FILES = glob.glob(os.path.join(ROOT, "..", "shared", "reference", "L5PC_NMDA_seed1234", "*.p"))
+
+
+def morphology_available():
+    try:
+        l5pc.resolve_morphology()
+        return True
+    except (FileNotFoundError, ValueError):
+        return False
+
+
+needs_morphology = pytest.mark.skipif(not morphology_available(),
+                                      reason="cell1.asc not provided (python tools/download_morphology.py)")
+
+
+@pytest.fixture(scope="module")
+def simulator():
+    return l5pc.L5PCSimulator(solver="fixed")
+
+
+@pytest.fixture(scope="module")
+def cell(simulator):
+    return simulator.cell
+
+
+@needs_morphology
+def test_section_and_segment_counts(cell):
+    assert len(cell.dend) == 84 and len(cell.apic) == 109
+    assert sum(s.nseg for s in cell.dend) == 262 and sum(s.nseg for s in cell.apic) == 377
+    assert len(cell.segments()) == l5pc.NUM_SEGMENTS == 639
+    assert all(s.nseg == 1 + 2 * int(s.L / 40) for s in cell.dend + cell.apic)
+
+
+@needs_morphology
+def test_geometry_matches_spec(cell):
+    assert cell.soma[0].L == pytest.approx(23.17, abs=0.01)
+    assert cell.soma[0].diam == pytest.approx(13.47, abs=0.01)
+    assert sum(s.L for s in cell.dend) == pytest.approx(5133.5, abs=0.1)
+    assert sum(s.L for s in cell.apic) == pytest.approx(7440.9, abs=0.1)
+    assert cell.longest_apical_branch_um() == pytest.approx(1300.53, abs=0.01)
+    lengths = [s.L / s.nseg for s in cell.dend + cell.apic]
+    assert min(lengths) == pytest.approx(1.75, abs=0.01) and max(lengths) == pytest.approx(39.9, abs=0.05)
+    assert [(a.L, a.diam, a.nseg) for a in cell.axon] == [(30.0, 1.0, 1), (30.0, 1.0, 1)]
+    nexus = cell.apic[50]
+    assert nexus.nseg == 3 and nexus.L == pytest.approx(61.9, abs=0.05)
+    assert cell.h.distance(cell.soma[0](0.5), nexus(0.9)) == pytest.approx(678, abs=1)
+
+
+@needs_morphology
+def test_channel_distributions(cell):
+    ih = np.array([seg.gIhbar_Ih for s in cell.apic for seg in s])
+    assert ih.min() == pytest.approx(1.26e-4, rel=0.01) and ih.max() == pytest.approx(2.10e-3, rel=0.01)
+    ca = np.array([seg.gCa_LVAstbar_Ca_LVAst for s in cell.apic for seg in s])
+    assert set(np.round(ca, 9)) == {round(0.2271264, 9), round(0.002271264, 9)}
+    soma = cell.soma[0](0.5)
+    assert soma.gSK_E2bar_SK_E2 == pytest.approx(0.09965) and soma.gNaTs2_tbar_NaTs2_t == pytest.approx(0.998912)
+    assert cell.axon[0](0.5).gNaTa_tbar_NaTa_t == pytest.approx(3.89618)
+    assert cell.dend[0](0.5).gIhbar_Ih == pytest.approx(5e-5) and cell.dend[0].cm == 2
+    assert cell.apic[10](0.5).cm == 2 and cell.apic[10](0.5).g_pas == pytest.approx(6e-5)
+    assert cell.soma[0](0.5).e_pas == -90 and cell.soma[0].Ra == 100
+    assert cell.h.celsius == pytest.approx(6.3)  # never set, as in the original
+
+
+@needs_morphology
+@pytest.mark.skipif(not REFERENCE_FILES, reason="../shared/reference not present")
+def test_segment_metadata_equals_reference(cell):
+    from neuron_as_deep_net.data_format import load_experiment
+
+    reference = load_experiment(REFERENCE_FILES[0])["Params"]
+    ours = cell.segment_metadata()
+    for key, values in ours.items():
+        if isinstance(values[0], str) or isinstance(values[0], int):
+            assert values == list(reference[key]), key
+        else:
+            np.testing.assert_allclose(values, reference[key], atol=1e-6, err_msg=key)
+
+
+@needs_morphology
+def test_morphology_dict_keys_and_coordinates(cell):
+    morphology = cell.morphology_dict()
+    expected = {"all_sections_length", "all_sections_distance_from_soma", "all_segments_length",
+                "all_segments_type", "all_segments_distance_from_soma", "all_segments_section_distance_from_soma",
+                "all_segments_section_index", "all_segments_segment_index_within_section_index",
+                "all_basal_section_coords", "all_basal_segment_coords", "all_apical_section_coords",
+                "all_apical_segment_coords"}
+    assert expected <= set(morphology)
+    assert len(morphology["all_basal_segment_coords"]) == 262 and len(morphology["all_apical_segment_coords"]) == 377
+    assert (0, 0) in morphology["all_apical_segment_coords"]  # apical keys use global section index - 84
+    coords = morphology["all_apical_segment_coords"][(50, 2)]
+    assert set(coords) >= {"x", "y", "d"} and len(coords["x"]) >= 2
+
+
+@needs_morphology
+def test_rest_and_current_step(simulator):
+    h = simulator.h
+    soma = simulator.cell.soma[0]
+    clamp = h.IClamp(soma(0.5))
+    clamp.delay, clamp.dur, clamp.amp = 200.0, 200.0, 1.0
+    try:
+        result, _ = simulator.simulate({}, {}, 450, collect_dvts=False)
+    finally:
+        clamp.amp = 0.0
+        del clamp
+    soma_v = result["somaVoltageLowRes"].astype(float)
+    assert -82 < soma_v[190] < -68  # settled near rest before the step
+    spike_times = result["outputSpikeTimes"].astype(float)
+    assert len(spike_times) >= 3 and np.all((spike_times > 200) & (spike_times < 410))
+
+
+@needs_morphology
+def test_input_at_time_zero_silences_synapse(simulator):
+    """Spec §2.5/§15: an event at t = 0 makes Pv NaN, so that synapse never releases again."""
+    segment = 300
+    silent, _ = simulator.simulate({segment: [0, 50, 51, 52, 53]}, {}, 120, collect_dvts=True)
+    control, _ = simulator.simulate({segment: [50, 51, 52, 53]}, {}, 120, collect_dvts=True)
+    silent_dvt = silent["dendriticVoltagesLowRes"][segment].astype(float)
+    control_dvt = control["dendriticVoltagesLowRes"][segment].astype(float)
+    assert control_dvt[60] - control_dvt[49] > 5  # the control EPSP
+    assert abs(silent_dvt[60] - silent_dvt[49]) < 0.5  # nothing after the t = 0 event
+
+
+def test_missing_and_wrong_morphology_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="download_morphology"):
+        l5pc.resolve_morphology(str(tmp_path / "nope.asc"))
+    wrong = tmp_path / "cell1.asc"
+    wrong.write_text("; not the Hay cell\n")
+    with pytest.raises(ValueError, match="not the Hay et al. 2011 cell1.asc"):
+        l5pc.resolve_morphology(str(wrong))
+    assert l5pc.resolve_morphology(str(wrong), check_checksum=False) == str(wrong)
+
+
+def test_spike_detection_and_interpolation():
+    v = np.array([-70, -20, -10, -30, -60, -24, -24.5, -80, 0.0])
+    assert list(l5pc.detect_spikes(v)) == [2, 5]  # the last sample is never a peak; -24.5 < -24
+    t = np.array([0.0, 0.3, 0.3, 1.0, 2.5])
+    traces = np.array([[0.0, 3.0, 3.0, 10.0, 25.0], [1.0, 1.0, 5.0, 5.0, 2.0]])
+    grid = np.arange(0, 2.5, 0.125)
+    expected = np.vstack([np.interp(grid, t, row) for row in traces])
+    np.testing.assert_allclose(l5pc.interpolate_traces(t, traces, grid), expected)
+
+
+@needs_morphology
+def test_short_dataset_file_layout(tmp_path):
+    """A 300-ms end-to-end run writes a file whose layout matches §1.1 key for key and dtype for dtype."""
+    import importlib.util
+
+    from neuron_as_deep_net.data_format import load_experiment
+
+    spec = importlib.util.spec_from_file_location("simulate_script", os.path.join(ROOT, "simulate_L5PC_and_create_dataset.py"))
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    path = script.main(["--preset", "smoke", "--random-seed", "1234", "--output-dir", str(tmp_path)])
+    assert os.path.basename(os.path.dirname(path)) == "L5PC__activeDendrites_Ih_vshift_0_SKE2_mult_100__NMDA_GABA_A"
+    assert os.path.basename(path).startswith("exBas_0_800_inhBasDiff_-600_200__exApic_0_800_inhApicDiff_-600_200"
+                                              "__saved_InputSpikes_DVTs__")
+    assert path.endswith("_outSpikes__2_simulationRuns__0.3_secDuration__randomSeed_1234.p")
+    ours = load_experiment(path)
+    sims = ours["Results"]["listOfSingleSimulationDicts"]
+    assert len(sims) == 2 and len(ours["Params"]) == 29
+    assert sims[0]["recordingTimeHighRes"].shape == (2400,) and sims[0]["dendriticVoltagesLowRes"].shape == (639, 300)
+    if REFERENCE_FILES:
+        reference = load_experiment(REFERENCE_FILES[0])
+        assert set(ours["Params"]) == set(reference["Params"])
+        reference_sim = reference["Results"]["listOfSingleSimulationDicts"][0]
+        assert set(sims[0]) == set(reference_sim)
+        for key, value in reference_sim.items():
+            if isinstance(value, np.ndarray):
+                assert sims[0][key].dtype == value.dtype, key
+            else:
+                assert type(sims[0][key]) is type(value), key
+                first_key = next(iter(value))
+                assert type(next(iter(sims[0][key]))) is type(first_key)
+                assert type(sims[0][key][next(iter(sims[0][key]))][0]) is type(value[first_key][0])
+        for key, value in reference["Params"].items():
+            assert type(ours["Params"][key]) is type(value) or key in ("totalSimDurationInSec",
+                                                                       "totalNumSimulationSeconds"), key
