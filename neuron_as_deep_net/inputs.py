@@ -145,8 +145,9 @@ def generate_integrate_and_fire_input_spikes(
 
     ex_counts = rng.uniform(low=num_ex_spikes_per_100ms_range[0], high=num_ex_spikes_per_100ms_range[1],
                             size=(1, num_blocks))
-    # numpy accepts low > high here and draws between them; negative counts are then replaced (spec §5)
-    inh_counts = rng.uniform(low=ex_counts + num_ex_inh_spike_diff_per_100ms_range[0],
+    # low is max(0, ex + diff_lo) as in §3; numpy accepts low > high here and draws between them; negative
+    # counts are then replaced (spec §5)
+    inh_counts = rng.uniform(low=np.maximum(0, ex_counts + num_ex_inh_spike_diff_per_100ms_range[0]),
                              high=ex_counts + num_ex_inh_spike_diff_per_100ms_range[1], size=(1, num_blocks))
     inh_counts[inh_counts < 0] = IF_NEGATIVE_COUNT_REPLACEMENT
 

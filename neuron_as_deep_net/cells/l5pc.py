@@ -217,6 +217,11 @@ class L5PCCell:
     def __str__(self):
         return "L5PC"
 
+    def close(self):
+        """Drop every reference to the hoc cell so NEURON deletes its sections."""
+        self.soma = self.dend = self.apic = self.axon = []
+        self.hoc_cell = None
+
     def all_sections(self):
         """Soma, basal, apical and axonal sections."""
         return self.soma + self.dend + self.apic + self.axon
@@ -233,9 +238,11 @@ class L5PCCell:
     def distance_from_apical_root(self, location):
         """Path distance (um) from apic[0](0), i.e. from soma(0.5), where the apical trunk attaches.
 
-        The original template measured the longest branch after making apic[0](0) the distance origin and
-        never reset it, so both the relative (Ih) and the absolute (Ca_LVAst hot zone) apical distributions
-        are measured from here. This gives the verified Ih range 1.26e-4 - 2.10e-3 S/cm2 (spec §2.3).
+        The original template measured the longest apical branch (needed only by the relative-distance
+        distributions) after making apic[0](0) the distance origin, and did not reset it, so the Ih
+        distribution is measured from here: this gives the verified Ih range 1.26e-4 - 2.10e-3 S/cm2
+        (spec §2.3). The absolute-distance Ca_LVAst hot zone stays measured from soma(0); this pair of
+        origins is the one that reproduces the authors' reference traces (tools/compare_with_reference.py).
         """
         return self.h.distance(self.apic[0](0), location)
 
@@ -257,9 +264,8 @@ class L5PCCell:
         self.max_apical_length_um = max_length
         for section in self.apic:
             for segment in section:
-                distance = self.distance_from_apical_root(segment)
-                segment.gIhbar_Ih = float(apical_ih_density(distance, max_length))
-                segment.gCa_LVAstbar_Ca_LVAst = float(apical_ca_lva_density(distance))
+                segment.gIhbar_Ih = float(apical_ih_density(self.distance_from_apical_root(segment), max_length))
+                segment.gCa_LVAstbar_Ca_LVAst = float(apical_ca_lva_density(self.distance_from_soma(segment)))
 
     # ---- segments in the original order and their metadata (spec §1.1, §1.2)
     def dendritic_sections(self):
@@ -378,13 +384,39 @@ class L5PCSimulator:
         self.pending_events = ([], [])
         self.event_handler = h.FInitializeHandler(self.queue_events)
 
-        self.time_vector = h.Vector().record(h._ref_t)
         soma_segment = self.cell.soma[0](0.5)
         nexus_section, nexus_x = NEXUS_LOCATION
-        self.soma_vector = h.Vector().record(soma_segment._ref_v)
-        self.nexus_vector = h.Vector().record(self.cell.apic[nexus_section](nexus_x)._ref_v)
-        self.dendrite_vectors = [h.Vector().record(segment._ref_v) for segment in self.segments]
+        nexus_segment = self.cell.apic[nexus_section](nexus_x)
+        if solver == "cvode":
+            # the original: record every variable step, interpolate afterwards (spec §3)
+            self.time_vector = self.dvt_time_vector = h.Vector().record(h._ref_t)
+            self.soma_vector = h.Vector().record(soma_segment._ref_v)
+            self.nexus_vector = h.Vector().record(nexus_segment._ref_v)
+            self.dendrite_vectors = [h.Vector().record(segment._ref_v) for segment in self.segments]
+        else:
+            # fixed step: the output grids fall on steps, so record only there (the same values, far less memory)
+            high_res_dt = 1.0 / NUM_SAMPLES_PER_MS_HIGH_RES
+            self.time_vector = h.Vector().record(h._ref_t, high_res_dt)
+            self.soma_vector = h.Vector().record(soma_segment._ref_v, high_res_dt)
+            self.nexus_vector = h.Vector().record(nexus_segment._ref_v, high_res_dt)
+            self.dvt_time_vector = h.Vector().record(h._ref_t, 1.0)
+            self.dendrite_vectors = [h.Vector().record(segment._ref_v, 1.0) for segment in self.segments]
         self.configure_solver()
+
+    def close(self):
+        """Free the cell, synapses, events and recordings (so another cell can be built in this process)."""
+        import gc
+
+        self.event_handler = None
+        self.excitatory_netcons = self.inhibitory_netcons = None
+        self.excitatory_synapses = self.inhibitory_synapses = None
+        self.time_vector = self.dvt_time_vector = self.soma_vector = self.nexus_vector = None
+        self.dendrite_vectors = None
+        self.segments = None
+        if self.cell is not None:
+            self.cell.close()
+        self.cell = None
+        gc.collect()
 
     def make_synapse(self, segment, synapse_type):
         """A point process of the given kind at the centre of ``segment`` (spec §2.5 parameters)."""
@@ -463,7 +495,7 @@ class L5PCSimulator:
             result[key] = np.asarray(result[key]).astype(dtype)
         result["unroundedOutputSpikeTimes"] = output_spike_times  # used for the run statistics, then dropped
         if collect_dvts:
-            left, right, weight = interpolation_weights(sample_times, low_res_grid)
+            left, right, weight = interpolation_weights(self.dvt_time_vector.as_numpy().copy(), low_res_grid)
             dvts = np.empty((len(self.dendrite_vectors), low_res_grid.size), dtype=np.float16)
             for k, vector in enumerate(self.dendrite_vectors):  # rows one by one: no (639 x steps) copy
                 samples = vector.as_numpy()

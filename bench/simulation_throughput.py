@@ -1,0 +1,133 @@
+"""Simulation throughput of the L5PC dataset generation: the original's approach vs ours, in one run.
+
+Same short inputs for all three, measured as simulated seconds per wall second:
+  (a) the original's approach: one process, CVODE, the cell and its synapses rebuilt for every simulation,
+      events pushed from Python at initialisation;
+  (b) our faithful default: CVODE, all workers, each worker builds the cell once and reuses it;
+  (c) our fast mode: fixed step dt = 0.025 ms (cache_efficient, recording only on the output grids), all workers.
+Prints the ratios b/a and c/a, checks that (b) equals (a) array for array, and the fidelity of (c) against (b).
+
+    python bench/simulation_throughput.py                       # 4 simulations of 1 s
+    python bench/simulation_throughput.py --num-simulations 8 --sim-duration-sec 6
+"""
+
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# -----------------------------------------------------------------------------
+random_seed = 1234  # input draws (the original's generator)
+num_simulations = 4  # per approach
+sim_duration_sec = 1.0  # per simulation
+workers = 0  # for (b) and (c); 0 = all cores
+morphology = None  # path of cell1.asc (else $L5PC_MORPHOLOGY, else the default location)
+# -----------------------------------------------------------------------------
+
+PRESETS = {"smoke": {"num_simulations": 2, "sim_duration_sec": 0.2}}
+
+
+def run_original_approach(simulation_inputs, morphology_path):
+    """(a): one process, a fresh cell + synapses per simulation, CVODE."""
+    from neuron_as_deep_net.cells.l5pc import L5PCSimulator
+
+    results = []
+    for ex, inh, duration_ms in simulation_inputs:
+        simulator = L5PCSimulator(morphology_path, solver="cvode")
+        results.append(simulator.simulate(ex, inh, duration_ms)[0])
+        simulator.close()
+    return results
+
+
+def run_ours(simulation_inputs, morphology_path, solver, workers):
+    """(b)/(c): our runner, with its workers, one cell per worker."""
+    from neuron_as_deep_net import simulation_runs
+    from neuron_as_deep_net.cells.l5pc import L5PCSimulator
+
+    config = dict(morphology_path=morphology_path, solver=solver)
+    with tempfile.TemporaryDirectory() as folder:
+        checkpoints = simulation_runs.ChunkCheckpoints(os.path.join(folder, "chunks"), {"bench": solver})
+        outputs = simulation_runs.run_simulations(simulation_inputs, L5PCSimulator, config, {}, checkpoints,
+                                                  chunk_size=1, workers=workers, description=f"ours ({solver})")
+    return [result for result, _ in outputs]
+
+
+def identical(first, second):
+    """Every array and dict of two lists of simulation dicts is equal."""
+    for a, b in zip(first, second):
+        for key in a:
+            if isinstance(a[key], np.ndarray):
+                if not np.array_equal(a[key], b[key]):
+                    return False
+            elif a[key] != b[key]:
+                return False
+    return True
+
+
+def fidelity(reference, candidate):
+    """Fraction of reference spikes with a candidate spike within 2 ms; soma RMSE after clipping at -55 mV."""
+    matched, total, squared, count = 0, 0, 0.0, 0
+    for r, c in zip(reference, candidate):
+        spikes_r = r["unroundedOutputSpikeTimes"]
+        spikes_c = c["unroundedOutputSpikeTimes"]
+        total += len(spikes_r)
+        if len(spikes_r) and len(spikes_c):
+            matched += int((np.abs(spikes_r[:, None] - spikes_c[None, :]).min(axis=1) <= 2.0).sum())
+        soma_r = np.minimum(r["somaVoltageLowRes"].astype(float), -55)
+        soma_c = np.minimum(c["somaVoltageLowRes"].astype(float), -55)
+        squared += float(((soma_r - soma_c) ** 2).sum())
+        count += soma_r.size
+    return (matched / total if total else 1.0), float(np.sqrt(squared / count))
+
+
+def main(argv=None):
+    from neuron_as_deep_net import inputs, simulation_runs
+    from neuron_as_deep_net.cells.l5pc import L5PCCell, resolve_morphology
+    from neuron_as_deep_net.config import configure
+    from neuron_as_deep_net.data_format import binary_to_dict
+
+    p = configure(globals(), PRESETS, argv, description=__doc__)
+    num_workers = p.workers or simulation_runs.default_num_workers()
+    morphology_path = resolve_morphology(p.morphology)
+    duration_ms = int(round(1000 * p.sim_duration_sec))
+    rng = np.random.RandomState(p.random_seed)
+    cell = L5PCCell(morphology_path)
+    meta = cell.segment_metadata()
+    cell.close()
+    simulation_inputs = []
+    for _ in range(p.num_simulations):
+        ex, inh = inputs.generate_l5pc_input_spikes(rng, meta["allSegmentsLength"], meta["allSegmentsType"], duration_ms)
+        simulation_inputs.append((binary_to_dict(ex), binary_to_dict(inh), duration_ms))
+    simulated_seconds = p.num_simulations * p.sim_duration_sec
+
+    timings = {}
+    started = time.time()
+    original = run_original_approach(simulation_inputs, morphology_path)
+    timings["a"] = time.time() - started
+    started = time.time()
+    faithful = run_ours(simulation_inputs, morphology_path, "cvode", num_workers)
+    timings["b"] = time.time() - started
+    started = time.time()
+    fast = run_ours(simulation_inputs, morphology_path, "fixed", num_workers)
+    timings["c"] = time.time() - started
+
+    rates = {key: simulated_seconds / value for key, value in timings.items()}
+    same = identical(original, faithful)
+    spike_match, soma_rmse = fidelity(faithful, fast)
+    print(f"{p.num_simulations} simulations x {p.sim_duration_sec:g} s, {num_workers} workers")
+    print(f"(a) original approach (1 process, rebuild per sim, CVODE): {timings['a']:.1f} s, {rates['a']:.4f} sim-s/wall-s")
+    print(f"(b) ours, faithful (CVODE, {num_workers} workers):            {timings['b']:.1f} s, {rates['b']:.4f} sim-s/wall-s")
+    print(f"(c) ours, fast (fixed dt 0.025 ms, {num_workers} workers):     {timings['c']:.1f} s, {rates['c']:.4f} sim-s/wall-s")
+    print(f"b/a = {rates['b'] / rates['a']:.2f}x, c/a = {rates['c'] / rates['a']:.2f}x; (b) identical to (a): {same}")
+    print(f"fidelity of (c) vs (b): {100 * spike_match:.1f}% of spikes within +-2 ms, clipped soma RMSE {soma_rmse:.3f} mV")
+    print(f"faithful_ratio={rates['b'] / rates['a']:.2f} fast_ratio={rates['c'] / rates['a']:.2f} "
+          f"fast_spike_match={spike_match:.3f} fast_soma_rmse_mV={soma_rmse:.3f}")
+    return rates
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""Tests of neuron_as_deep_net.config: a script's parameter block, presets and command-line overrides."""
+
+import json
+
+import numpy
+import pytest
+
+from neuron_as_deep_net import config
+
+PRESETS = {
+    "small": {"num_simulations_train": 64, "learning_rate": 1e-3, "sizes": [8, 4]},
+    "flagless": {"use_x": False},
+}
+
+
+@pytest.fixture
+def namespace():
+    """A fake script module's globals()."""
+    return {
+        "num_simulations_train": 12000,
+        "learning_rate": 3e-4,
+        "use_x": True,
+        "collect_and_save_dvts": True,
+        "name": "a",
+        "sizes": [54, 24, 24],
+        "maybe": None,
+        "SKE2_mult_factor": 1.0,
+        "PRESETS": PRESETS,
+        "MAX_SIZE": 5,
+        "_private": 3,
+        "np": numpy,
+        "helper": lambda x: x,
+        "table": {"not": "a parameter"},
+    }
+
+
+def run(namespace, argv, presets=PRESETS, aliases=None):
+    return config.configure(namespace, presets, argv, aliases=aliases, verbose=False)
+
+
+def test_collect_parameters_selection(namespace):
+    params = config.collect_parameters(namespace)
+    assert set(params) == {"num_simulations_train", "learning_rate", "use_x", "collect_and_save_dvts", "name",
+                           "sizes", "maybe", "SKE2_mult_factor"}
+
+
+def test_defaults_without_arguments(namespace):
+    p = run(namespace, [])
+    assert p.num_simulations_train == 12000 and p.learning_rate == 3e-4 and p.use_x is True
+    assert p.sizes == [54, 24, 24] and p.maybe is None and p.SKE2_mult_factor == 1.0 and p.preset is None
+    assert not hasattr(p, "np") and not hasattr(p, "PRESETS") and not hasattr(p, "MAX_SIZE")
+
+
+def test_int_override_reaches_result_and_namespace(namespace):
+    p = run(namespace, ["--num-simulations-train", "200"])
+    assert p.num_simulations_train == 200 and type(p.num_simulations_train) is int
+    assert namespace["num_simulations_train"] == 200  # module-level code sees the final value
+
+
+def test_bad_int_is_an_error(namespace):
+    with pytest.raises(ValueError, match="--num-simulations-train"):
+        run(namespace, ["--num-simulations-train", "2.5e3"])
+    with pytest.raises(ValueError, match="--num-simulations-train"):
+        run(namespace, ["--num-simulations-train", "many"])
+
+
+@pytest.mark.parametrize("text, value", [("1e-3", 1e-3), ("2", 2.0), ("-0.5", -0.5)])
+def test_float_override(namespace, text, value):
+    p = run(namespace, ["--learning-rate", text])
+    assert p.learning_rate == value and type(p.learning_rate) is float
+
+
+def test_bad_float_is_an_error(namespace):
+    with pytest.raises(ValueError):
+        run(namespace, ["--learning-rate", "fast"])
+
+
+@pytest.mark.parametrize("text, value", [("true", True), ("false", False), ("1", True), ("0", False),
+                                         ("yes", True), ("no", False), ("False", False), ("TRUE", True)])
+def test_bool_override(namespace, text, value):
+    p = run(namespace, ["--use-x", text])
+    assert p.use_x is value
+
+
+def test_bad_bool_is_an_error(namespace):
+    with pytest.raises(ValueError):
+        run(namespace, ["--use-x", "maybe"])
+
+
+def test_string_override_stays_a_string(namespace):
+    assert run(namespace, ["--name", "123"]).name == "123"
+
+
+@pytest.mark.parametrize("text, value", [
+    ("54,24,24", [54, 24, 24]),
+    ("7", [7]),
+    ("1.5, 2, a", [1.5, 2, "a"]),
+    ("[[0, 800], [-600, 200]]", [[0, 800], [-600, 200]]),
+    ("[]", []),
+])
+def test_list_override(namespace, text, value):
+    assert run(namespace, ["--sizes", text]).sizes == value
+
+
+def test_list_json_must_be_a_list(namespace):
+    with pytest.raises(ValueError):
+        run(namespace, ["--sizes", "[1, 2"])
+
+
+@pytest.mark.parametrize("text, value", [("5", 5), ("2.5", 2.5), ("abc", "abc"), ("[1, 2]", [1, 2]),
+                                         ("null", None), ('"quoted"', "quoted")])
+def test_none_default_parses_json_or_string(namespace, text, value):
+    p = run(namespace, ["--maybe", text])
+    assert p.maybe == value and type(p.maybe) is type(value)
+
+
+def test_mixed_case_parameter_is_configurable(namespace):
+    p = run(namespace, ["--SKE2-mult-factor", "0.1"])
+    assert p.SKE2_mult_factor == 0.1
+
+
+def test_unknown_option_is_an_argparse_error(namespace, capsys):
+    with pytest.raises(SystemExit) as error:
+        run(namespace, ["--num-simulations-tests", "3"])
+    assert error.value.code == 2
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_no_abbreviations(namespace):
+    with pytest.raises(SystemExit):
+        run(namespace, ["--num-sim", "3"])
+
+
+@pytest.mark.parametrize("argv", [["--np", "1"], ["--max-size", "1"], ["--presets", "1"], ["--private", "1"]])
+def test_non_parameters_have_no_option(namespace, argv):
+    with pytest.raises(SystemExit):
+        run(namespace, argv)
+
+
+def test_preset_applied_then_explicit_overrides_win(namespace):
+    p = run(namespace, ["--preset", "small"])
+    assert (p.num_simulations_train, p.learning_rate, p.sizes, p.preset) == (64, 1e-3, [8, 4], "small")
+    assert p.use_x is True  # untouched by the preset
+    for argv in (["--preset", "small", "--num-simulations-train", "10"],
+                 ["--num-simulations-train", "10", "--preset", "small"]):
+        p = run(dict(namespace), argv)
+        assert p.num_simulations_train == 10 and p.learning_rate == 1e-3
+
+
+def test_unknown_preset_name_is_an_argparse_error(namespace):
+    with pytest.raises(SystemExit):
+        run(namespace, ["--preset", "huge"])
+
+
+def test_preset_with_unknown_key_is_rejected(namespace):
+    with pytest.raises(ValueError, match="not_a_parameter"):
+        run(namespace, [], presets={"bad": {"not_a_parameter": 1}})
+
+
+@pytest.mark.parametrize("preset", [{"num_simulations_train": "many"}, {"use_x": 1}, {"num_simulations_train": True},
+                                    {"sizes": "1,2"}])
+def test_preset_with_wrong_type_is_rejected(namespace, preset):
+    with pytest.raises(ValueError):
+        run(namespace, [], presets={"bad": preset})
+
+
+def test_preset_int_for_float_parameter_is_accepted(namespace):
+    assert run(namespace, ["--preset", "p"], presets={"p": {"learning_rate": 1}}).learning_rate == 1
+
+
+def test_aliases(namespace):
+    aliases = {"--no-dvts": ("collect_and_save_dvts", False)}
+    assert run(dict(namespace), [], aliases=aliases).collect_and_save_dvts is True
+    assert run(dict(namespace), ["--no-dvts"], aliases=aliases).collect_and_save_dvts is False
+    assert run(dict(namespace), ["--collect-and-save-dvts", "false"], aliases=aliases).collect_and_save_dvts is False
+
+
+def test_help_lists_every_parameter_with_its_default(namespace, capsys):
+    with pytest.raises(SystemExit) as error:
+        run(namespace, ["--help"])
+    assert error.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
+    expected = {
+        "--num-simulations-train": "default 12000",
+        "--learning-rate": "default 0.0003",
+        "--use-x": "default True",
+        "--collect-and-save-dvts": "default True",
+        "--name": "default 'a'",
+        "--sizes": "default [54, 24, 24]",
+        "--maybe": "default None",
+        "--SKE2-mult-factor": "default 1.0",
+    }
+    for option, default in expected.items():
+        assert option in text
+        assert default in text, default
+    assert "--preset" in text and "small" in text
+    assert "--np" not in text and "--max-size" not in text and "MAX_SIZE" not in text
+
+
+def test_verbose_prints_changed_values(namespace, capsys):
+    config.configure(namespace, PRESETS, ["--preset", "small", "--use-x", "false"], verbose=True)
+    out = capsys.readouterr().out
+    assert "preset: small" in out and "use_x = False" in out and "num_simulations_train = 64" in out
+    assert "learning_rate" in out and "name =" not in out
+
+
+def test_parameters_snapshot_is_json_serialisable(namespace):
+    p = run(namespace, ["--preset", "small"])
+    snapshot = config.parameters_snapshot(p)
+    assert json.loads(json.dumps(snapshot)) == snapshot
+    assert snapshot["num_simulations_train"] == 64 and snapshot["preset"] == "small"
+    assert "np" not in snapshot
+
+
+def test_option_name():
+    assert config.option_name("num_simulations_train") == "--num-simulations-train"
+    assert config.option_name("SKE2_mult_factor") == "--SKE2-mult-factor"
