@@ -43,6 +43,7 @@ tau_m_ms = 20.0  # membrane time constant
 window_size_ms = 500  # training window
 kernel_size_ms = 80  # temporal extent of the single filter
 # training
+learning_rate = 3e-4  # Nadam
 num_training_iterations = 100  # each: one random 500-ms slice of every training sim, one epoch
 batch_size = 16  # windows per batch
 validation_split = 0.05  # the last 5 % of training sims
@@ -57,7 +58,7 @@ figure_formats = ["png"]  # add "pdf" and/or "svg"
 
 PRESETS = {
     "paper": {},
-    "quick": {"num_simulations_train": 2500, "num_simulations_test": 300, "num_training_iterations": 60},
+    "quick": {"num_simulations_train": 2000, "num_simulations_test": 300, "num_training_iterations": 40},
     "smoke": {"num_simulations_train": 64, "num_simulations_test": 8, "num_training_iterations": 2},
 }
 
@@ -132,7 +133,7 @@ def main(argv=None):
     soma_bias = float(y_soma_train.mean(dtype=np.float64))
     model = networks.build_integrate_and_fire_network(window_size=p.window_size_ms,
                                                       num_synapses=p.num_exc_synapses + p.num_inh_synapses,
-                                                      kernel_size=p.kernel_size_ms)
+                                                      kernel_size=p.kernel_size_ms, learning_rate=p.learning_rate)
     model.summary(print_fn=lambda line, **kwargs: print(line))
     t0 = time.time()
     history = train_integrate_and_fire_network(

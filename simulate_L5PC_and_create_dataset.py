@@ -99,12 +99,13 @@ def dataset_file_name(ranges, collect_dvts, num_output_spikes, num_sims, duratio
 def run_statistics(unrounded_spike_times, duration_sec):
     """The original's end-of-run statistics: ISIs pooled over sims, ISI-CV, counts and mean rate."""
     spikes_per_sim = [int(len(times)) for times in unrounded_spike_times]
-    isis = [float(isi) for times in unrounded_spike_times for isi in np.diff(times)]
-    isi_cv = float(np.std(isis) / np.mean(isis)) if len(isis) > 1 else float("nan")
+    isis = [isi for times in unrounded_spike_times for isi in np.diff(np.asarray(times, dtype=np.float64))]
+    isi_cv = np.std(isis) / np.mean(isis) if len(isis) > 1 else np.float64("nan")
     total = int(sum(spikes_per_sim))
-    return {"ISICV": isi_cv, "listOfISIs": isis, "numOutputSpikesPerSim": spikes_per_sim,
-            "totalNumOutputSpikes": total, "totalNumSimulationSeconds": duration_sec * len(spikes_per_sim),
-            "averageOutputFrequency": total / (duration_sec * len(spikes_per_sim))}
+    duration = int(duration_sec) if float(duration_sec).is_integer() else float(duration_sec)
+    return {"ISICV": np.float64(isi_cv), "listOfISIs": isis, "numOutputSpikesPerSim": spikes_per_sim,
+            "totalNumOutputSpikes": total, "totalNumSimulationSeconds": duration * len(spikes_per_sim),
+            "averageOutputFrequency": float(total / (duration_sec * len(spikes_per_sim)))}
 
 
 def main(argv=None):

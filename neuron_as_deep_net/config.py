@@ -136,10 +136,10 @@ def configure(namespace, presets=None, argv=None, description=None, aliases=None
         text = getattr(args, name)
         if text is None:
             continue
-        if isinstance(default, str) or default is None:
+        try:
             value = parse_value(text, default, name) if default is not None else parse_scalar(text)
-        else:
-            value = parse_value(text, default, name)
+        except ValueError as error:
+            parser.error(str(error))  # a usage message and exit status 2, not a traceback
         params[name] = value
         changed[name] = value
     if verbose:

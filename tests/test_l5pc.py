@@ -128,8 +128,8 @@ def test_input_at_time_zero_silences_synapse(simulator):
     control, _ = simulator.simulate({segment: [50, 51, 52, 53]}, {}, 120, collect_dvts=True)
     silent_dvt = silent["dendriticVoltagesLowRes"][segment].astype(float)
     control_dvt = control["dendriticVoltagesLowRes"][segment].astype(float)
-    assert control_dvt[60] - control_dvt[49] > 5  # the control EPSP
-    assert abs(silent_dvt[60] - silent_dvt[49]) < 0.5  # nothing after the t = 0 event
+    assert control_dvt[60] - control_dvt[49] > 2  # the control EPSP (four NMDA events)
+    assert abs(silent_dvt[60] - silent_dvt[49]) < 0.2  # nothing after the t = 0 event
 
 
 def test_missing_and_wrong_morphology_errors(tmp_path):
@@ -155,14 +155,17 @@ def test_spike_detection_and_interpolation():
 @needs_morphology
 def test_short_dataset_file_layout(tmp_path):
     """A 300-ms end-to-end run writes a file whose layout matches §1.1 key for key and dtype for dtype."""
-    import importlib.util
+    import subprocess
+    import sys
 
     from neuron_as_deep_net.data_format import load_experiment
 
-    spec = importlib.util.spec_from_file_location("simulate_script", os.path.join(ROOT, "simulate_L5PC_and_create_dataset.py"))
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    path = script.main(["--preset", "smoke", "--random-seed", "1234", "--output-dir", str(tmp_path)])
+    # a fresh process, from the command line (this test process already holds a cell)
+    completed = subprocess.run([sys.executable, os.path.join(ROOT, "simulate_L5PC_and_create_dataset.py"),
+                                "--preset", "smoke", "--random-seed", "1234", "--output-dir", str(tmp_path)],
+                               capture_output=True, text=True, cwd=str(tmp_path), timeout=600)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    path = completed.stdout.strip().splitlines()[-1].removeprefix("saved ")
     assert os.path.basename(os.path.dirname(path)) == "L5PC__activeDendrites_Ih_vshift_0_SKE2_mult_100__NMDA_GABA_A"
     assert os.path.basename(path).startswith("exBas_0_800_inhBasDiff_-600_200__exApic_0_800_inhApicDiff_-600_200"
                                               "__saved_InputSpikes_DVTs__")
@@ -185,5 +188,8 @@ def test_short_dataset_file_layout(tmp_path):
                 assert type(next(iter(sims[0][key]))) is type(first_key)
                 assert type(sims[0][key][next(iter(sims[0][key]))][0]) is type(value[first_key][0])
         for key, value in reference["Params"].items():
-            assert type(ours["Params"][key]) is type(value) or key in ("totalSimDurationInSec",
-                                                                       "totalNumSimulationSeconds"), key
+            if key in ("totalSimDurationInSec", "totalNumSimulationSeconds"):
+                continue  # 0.3 s here is a float; 6 s is an int as in the reference (checked below)
+            assert type(ours["Params"][key]) is type(value), key
+            if isinstance(value, list) and value and ours["Params"][key]:
+                assert type(ours["Params"][key][0]) is type(value[0]), key

@@ -45,8 +45,9 @@ def simulate_integrate_and_fire(input_spikes, synaptic_weights, v_reset=V_RESET_
     for n in range(num_sims):
         apply_resets(voltage[n], output_spikes[n], kernel, v_reset, v_threshold)
 
+    voltage = voltage.astype(np.float32)  # the original cast first, then replaced the supra-threshold values
     voltage[voltage > v_threshold] = SOMA_ABOVE_THRESHOLD_MV
-    return voltage.astype(np.float32), output_spikes
+    return voltage, output_spikes
 
 
 def apply_resets(voltage, output_spikes, kernel, v_reset, v_threshold):
