@@ -95,7 +95,7 @@ def main(argv=None):
     import keras
     from tqdm import tqdm
 
-    from neuron_as_deep_net import evaluation, inputs, networks, plotting
+    from neuron_as_deep_net import evaluation, fast_inference, inputs, networks, plotting
     from neuron_as_deep_net.cells import integrate_and_fire as iaf
     from neuron_as_deep_net.data_format import atomic_write
     from neuron_as_deep_net.training import train_integrate_and_fire_network
@@ -149,7 +149,7 @@ def main(argv=None):
     # ---- overlapped test inference and evaluation
     t0 = time.time()
     spikes_pred, soma_pred = evaluation.overlapped_inference(
-        evaluation.keras_predict_fn(model, batch_size=256), X_test, p.window_size_ms, p.test_overlap_ms)
+        fast_inference.fast_predict_fn(model, batch_size=256), X_test, p.window_size_ms, p.test_overlap_ms)
     print(f"predicting {p.num_simulations_test} test simulations took {time.time() - t0:.1f} s")
     soma_pred = soma_pred + soma_bias
     results = evaluation.extract_key_results(y_spike_test, spikes_pred, y_soma_test, soma_pred)

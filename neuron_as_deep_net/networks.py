@@ -232,7 +232,7 @@ def build_tcn(
     model = keras.Model(inputs=inputs, outputs=[spikes, somatic, dendritic])
     model.compile(
         optimizer=keras.optimizers.Nadam(learning_rate=1e-4),
-        loss=["binary_crossentropy", "mse", "mse"],
+        loss=["binary_crossentropy", "mean_squared_error", "mean_squared_error"],
         loss_weights=[1.0, 0.006, 0.002],
     )
     return model
@@ -293,7 +293,7 @@ def build_integrate_and_fire_network(
     model = keras.Model(inputs=inputs, outputs=[spikes, soma])
     model.compile(
         optimizer=keras.optimizers.Nadam(learning_rate=learning_rate),
-        loss=["binary_crossentropy", "mse"],
+        loss=["binary_crossentropy", "mean_squared_error"],
         loss_weights=[1.0, 0.003],
         jit_compile=jit_compile,
     )

@@ -109,7 +109,7 @@ def test_build_tcn_compile_settings(tiny_model):
     assert isinstance(opt, keras.optimizers.Nadam)
     assert float(keras.ops.convert_to_numpy(opt.learning_rate)) == pytest.approx(1e-4)
     config = tiny_model.get_compile_config()
-    assert list(config["loss"]) == ["binary_crossentropy", "mse", "mse"]
+    assert list(config["loss"]) == ["binary_crossentropy", "mean_squared_error", "mean_squared_error"]
     assert list(config["loss_weights"]) == [1.0, 0.006, 0.002]
 
 
@@ -267,7 +267,7 @@ def test_integrate_and_fire_network():
     assert model.get_layer("soma").kernel_initializer.stddev == pytest.approx(0.05)
     assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(3e-4)
     config = model.get_compile_config()
-    assert list(config["loss"]) == ["binary_crossentropy", "mse"]
+    assert list(config["loss"]) == ["binary_crossentropy", "mean_squared_error"]
     assert list(config["loss_weights"]) == [1.0, 0.003]
 
     w = nw.first_layer_weights(model)
