@@ -134,16 +134,6 @@ def group_counts(sim, region_ids, num_regions, duration):
     return np.vstack(counts).astype(np.int32)
 
 
-def choose_in_range(rng, spike_counts, count_range, num, what):
-    """``num`` random sims (without replacement) whose spike count is in [lo, hi]; any sims if none is."""
-    lo, hi = count_range
-    eligible = np.flatnonzero((spike_counts >= lo) & (spike_counts <= hi))
-    if eligible.size == 0:
-        print(f"note: no simulation has {lo}-{hi} output spikes; the {what} uses any simulation")
-        eligible = np.arange(len(spike_counts))
-    return rng.choice(eligible, size=min(num, eligible.size), replace=False)
-
-
 def windowed_counts(per_ms, window_ms):
     """Counts in a ``window_ms`` box ('same') sampled every window/2 from window/2 (spec §4), per sim, concatenated."""
     per_ms = np.atleast_2d(per_ms).astype(float)
@@ -159,7 +149,7 @@ def main(argv=None):
     p = configure(globals(), PRESETS, argv, description=__doc__)
     start_time = time.time()
     from neuron_as_deep_net import morphology as morph_tools
-    from neuron_as_deep_net import plotting
+    from neuron_as_deep_net import evaluation, plotting
     from neuron_as_deep_net.data_format import atomic_write, dict_to_binary, load_experiment, spike_times_to_labels
 
     rng = np.random.default_rng(p.random_seed)
@@ -208,7 +198,7 @@ def main(argv=None):
                 if rng.random() < 1.0 / num_io_eligible:
                     input_output_candidate = (len(sim_sources) - 1, sim["exInputSpikeTimes"], sim["inhInputSpikeTimes"])
         if file_index == 0:
-            chosen = int(choose_in_range(rng, spike_counts, p.dvt_spike_range, 1, "DVT figure")[0])
+            chosen = int(evaluation.choose_sims_in_spike_range(rng, spike_counts, p.dvt_spike_range, 1, "DVT figure")[0])
             sim = sims[chosen]
             if "dendriticVoltagesLowRes" in sim:
                 high_res_time = sim.get("recordingTimeHighRes")

@@ -156,16 +156,6 @@ def architecture_from_model(model):
             "input_window_size": int(model.input_shape[1])}
 
 
-def choose_sims(rng, spike_counts, count_range, num, what):
-    """Up to ``num`` sims with spike counts in [lo, hi], drawn without replacement; any sims if none qualifies."""
-    lo, hi = count_range
-    eligible = np.flatnonzero((spike_counts >= lo) & (spike_counts <= hi))
-    if eligible.size == 0:
-        print(f"note: no test simulation has {lo}-{hi} output spikes; the {what} use any simulation")
-        eligible = np.arange(len(spike_counts))
-    return rng.choice(eligible, size=min(num, eligible.size), replace=False)
-
-
 def main(argv=None):
     from neuron_as_deep_net.config import configure, parameters_snapshot
 
@@ -293,7 +283,7 @@ def main(argv=None):
         return (soma_gt[sim] + p.soma_bias_mv, y_spike[sim], soma_pred[sim] + p.soma_bias_mv,
                 spikes_pred[sim] > threshold)
 
-    single = choose_sims(rng, spike_counts, p.single_trace_spike_range, p.num_single_traces, "single traces")
+    single = evaluation.choose_sims_in_spike_range(rng, spike_counts, p.single_trace_spike_range, p.num_single_traces, "single traces")
     for sim in single:
         low, high, span = SINGLE_TRACE_ZOOM
         u = rng.random()
@@ -302,7 +292,7 @@ def main(argv=None):
         written += save(fig, f"single_prediction_trace_{sim}")
     print(f"single prediction traces: simulations {sorted(int(s) for s in single)}")
 
-    multiple = choose_sims(rng, spike_counts, p.multiple_trace_spike_range, p.num_multiple_traces, "multiple traces")
+    multiple = evaluation.choose_sims_in_spike_range(rng, spike_counts, p.multiple_trace_spike_range, p.num_multiple_traces, "multiple traces")
     fig = plotting.plot_multiple_prediction_traces(
         time_ms, [trace_of(sim) for sim in multiple],
         [f"test simulation {sim} ({spike_counts[sim]} spikes)" for sim in multiple])

@@ -347,3 +347,13 @@ def smooth_recall_curve(curve) -> np.ndarray:
     """0.5*curve + 0.5*(2-tap box filter, 'same') (§11 "Cross-correlation")."""
     curve = np.asarray(curve, dtype=np.float64)
     return 0.5 * curve + 0.5 * np.convolve(curve, np.ones(2) / 2.0, mode='same')
+
+
+def choose_sims_in_spike_range(rng, spike_counts, count_range, num, what="figure"):
+    """Up to ``num`` sims (drawn without replacement) whose spike count is in [lo, hi]; any sims if none is."""
+    lo, hi = count_range
+    eligible = np.flatnonzero((spike_counts >= lo) & (spike_counts <= hi))
+    if eligible.size == 0:
+        print(f"note: no simulation has {lo}-{hi} output spikes; the {what} uses any simulation")
+        eligible = np.arange(len(spike_counts))
+    return rng.choice(eligible, size=min(num, eligible.size), replace=False)
