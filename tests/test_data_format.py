@@ -1,6 +1,5 @@
 """Tests of neuron_as_deep_net.data_format: spike dicts, labels, pickles and the file layout (spec §1.1, §1.3, §12)."""
 
-import glob
 import io
 import os
 import pickle
@@ -11,18 +10,6 @@ import pytest
 
 from neuron_as_deep_net import data_format as df
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REFERENCE_DIR = os.path.join(ROOT, "..", "shared", "reference", "L5PC_NMDA_seed1234")
-
-
-@pytest.fixture(scope="module")
-def reference_path():
-    if not os.path.isdir(os.path.join(ROOT, "..", "shared")):
-        pytest.skip("../shared (reference data) is not available")
-    files = glob.glob(os.path.join(REFERENCE_DIR, "*.p"))
-    if len(files) != 1:
-        pytest.skip("reference simulation file not found")
-    return files[0]
 
 
 @pytest.fixture(scope="module")

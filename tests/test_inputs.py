@@ -3,9 +3,7 @@
 The key faithfulness test replays the authors' reference file (seed 1234, 2 simulations) bit for bit.
 """
 
-import glob
 import math
-import os
 
 import numpy as np
 import pytest
@@ -14,18 +12,9 @@ from scipy import signal
 from neuron_as_deep_net import inputs
 from neuron_as_deep_net.data_format import dict_to_binary, load_experiment
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REFERENCE_DIR = os.path.join(ROOT, "..", "shared", "reference", "L5PC_NMDA_seed1234")
-
-
 @pytest.fixture(scope="module")
-def reference_experiment():
-    if not os.path.isdir(os.path.join(ROOT, "..", "shared")):
-        pytest.skip("../shared (reference data) is not available")
-    files = glob.glob(os.path.join(REFERENCE_DIR, "*.p"))
-    if len(files) != 1:
-        pytest.skip("reference simulation file not found")
-    return load_experiment(files[0])
+def reference_experiment(reference_path):
+    return load_experiment(reference_path)
 
 
 # ---------------------------------------------------------------------------------------------------------
