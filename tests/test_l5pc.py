@@ -65,6 +65,16 @@ def test_channel_distributions(cell):
     assert ih.min() == pytest.approx(1.26e-4, rel=0.01) and ih.max() == pytest.approx(2.10e-3, rel=0.01)
     ca = np.array([seg.gCa_LVAstbar_Ca_LVAst for s in cell.apic for seg in s])
     assert set(np.round(ca, 9)) == {round(0.2271264, 9), round(0.002271264, 9)}
+    assert int((ca > 0.1).sum()) == 29  # hot-zone segments
+    # hoc's for (x) loop: each section's last segment keeps the value computed at the section's far end
+    origin = cell.apic[0](0)
+    for section in cell.apic[1:6]:
+        last, middle = section(1 - 0.5 / section.nseg), section(0.5)
+        assert last.gIhbar_Ih == pytest.approx(l5pc.apical_ih_density(cell.h.distance(origin, section(1)),
+                                                                      cell.longest_apical_branch_um()))
+        if section.nseg > 1:
+            assert middle.gIhbar_Ih == pytest.approx(l5pc.apical_ih_density(cell.h.distance(origin, middle),
+                                                                            cell.longest_apical_branch_um()))
     soma = cell.soma[0](0.5)
     assert soma.gSK_E2bar_SK_E2 == pytest.approx(0.09965) and soma.gNaTs2_tbar_NaTs2_t == pytest.approx(0.998912)
     assert cell.axon[0](0.5).gNaTa_tbar_NaTa_t == pytest.approx(3.89618)
@@ -130,6 +140,45 @@ def test_input_at_time_zero_silences_synapse(simulator):
     control_dvt = control["dendriticVoltagesLowRes"][segment].astype(float)
     assert control_dvt[60] - control_dvt[49] > 2  # the control EPSP (four NMDA events)
     assert abs(silent_dvt[60] - silent_dvt[49]) < 0.2  # nothing after the t = 0 event
+
+
+REFERENCE_PREFIX_SCRIPT = """
+import glob, json, sys
+import numpy as np
+from neuron_as_deep_net.cells.l5pc import L5PCSimulator
+from neuron_as_deep_net.data_format import load_experiment
+duration_ms = float(sys.argv[2])
+reference = load_experiment(sys.argv[1])["Results"]["listOfSingleSimulationDicts"][0]
+def before(spike_times):
+    return {k: [t for t in v if t < duration_ms] for k, v in spike_times.items()}
+ours, _ = L5PCSimulator().simulate(before(reference["exInputSpikeTimes"]), before(reference["inhInputSpikeTimes"]),
+                                   duration_ms)
+counts = {}
+for key in ("somaVoltageHighRes", "nexusVoltageHighRes", "dendriticVoltagesLowRes"):
+    expected = reference[key][..., :ours[key].shape[-1]]
+    counts[key] = [int((ours[key] != expected).sum()), int(expected.size)]
+print(json.dumps(counts))
+"""
+
+
+@needs_morphology
+@pytest.mark.skipif(not REFERENCE_FILES, reason="../shared/reference not present")
+def test_cvode_run_is_bit_identical_to_reference():
+    """The first 60 ms of reference simulation 0, default CVODE: every float16 sample equals the original's.
+
+    A fresh process, so that CVODE integrates this one cell alone (its error norm spans all cells present).
+    Any difference in geometry, distributions or mechanisms shows up here as float16 mismatches.
+    """
+    import json
+    import subprocess
+    import sys
+
+    completed = subprocess.run([sys.executable, "-c", REFERENCE_PREFIX_SCRIPT, REFERENCE_FILES[0], "60"],
+                               capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    counts = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert counts["dendriticVoltagesLowRes"] == [0, 639 * 60]
+    assert counts["somaVoltageHighRes"] == [0, 480] and counts["nexusVoltageHighRes"] == [0, 480]
 
 
 def test_missing_and_wrong_morphology_errors(tmp_path):

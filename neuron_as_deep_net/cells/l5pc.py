@@ -238,13 +238,22 @@ class L5PCCell:
     def distance_from_apical_root(self, location):
         """Path distance (um) from apic[0](0), i.e. from soma(0.5), where the apical trunk attaches.
 
-        The original template measured the longest apical branch (needed only by the relative-distance
-        distributions) after making apic[0](0) the distance origin, and did not reset it, so the Ih
-        distribution is measured from here: this gives the verified Ih range 1.26e-4 - 2.10e-3 S/cm2
-        (spec §2.3). The absolute-distance Ca_LVAst hot zone stays measured from soma(0); this pair of
-        origins is the one that reproduces the authors' reference traces (tools/compare_with_reference.py).
+        The original template measures the longest apical branch after making apic[0](0) the distance
+        origin and never resets it, so both apical distributions (Ih and Ca_LVAst) are measured from here.
         """
         return self.h.distance(self.apic[0](0), location)
+
+    @staticmethod
+    def hoc_for_x_locations(section):
+        """Where hoc's ``for (x)`` loop assigns a range variable, in its order, as (segment, x) pairs.
+
+        ``for (x)`` visits 0, every segment centre, then 1; an assignment at x = 0 or 1 lands on the first or
+        last segment. The first segment's x = 0 value is overwritten by its centre, but the last segment keeps
+        the value computed at the section's far end (x = 1). The original's distributions rely on this.
+        """
+        centres = [(segment, segment.x) for segment in section]
+        last_segment = centres[-1][0]
+        return centres[:-1] + [(last_segment, 1.0)]
 
     def longest_apical_branch_um(self):
         """Largest distance from apic[0](0) to the far end of an apical section (1300.53 um for cell1)."""
@@ -263,9 +272,10 @@ class L5PCCell:
         max_length = self.longest_apical_branch_um()
         self.max_apical_length_um = max_length
         for section in self.apic:
-            for segment in section:
-                segment.gIhbar_Ih = float(apical_ih_density(self.distance_from_apical_root(segment), max_length))
-                segment.gCa_LVAstbar_Ca_LVAst = float(apical_ca_lva_density(self.distance_from_soma(segment)))
+            for segment, x in self.hoc_for_x_locations(section):
+                distance_um = self.distance_from_apical_root(section(x))
+                segment.gIhbar_Ih = float(apical_ih_density(distance_um, max_length))
+                segment.gCa_LVAstbar_Ca_LVAst = float(apical_ca_lva_density(distance_um))
 
     # ---- segments in the original order and their metadata (spec §1.1, §1.2)
     def dendritic_sections(self):
@@ -339,20 +349,37 @@ class L5PCCell:
         }
 
 
-def interpolation_weights(sample_times, grid):
-    """Indices and weights that linearly interpolate samples at ``sample_times`` onto ``grid`` (as np.interp)."""
-    right = np.clip(np.searchsorted(sample_times, grid, side="right"), 1, len(sample_times) - 1)
-    left = right - 1
-    span = sample_times[right] - sample_times[left]
-    weight = np.where(span > 0, (grid - sample_times[left]) / np.where(span > 0, span, 1.0), 0.0)
-    weight = np.clip(weight, 0.0, 1.0)
-    return left, right, weight
+class LinearInterpolator:
+    """np.interp's arithmetic for many rows sampled at the same times, the bracketing searched once.
+
+    Reproduces np.interp bit for bit (slope * (x - x_left) + y_left; a grid point that hits a sample exactly,
+    or lies outside the samples, takes that sample), so the dataset's float16 traces equal the original's.
+    """
+
+    def __init__(self, sample_times, grid):
+        sample_times = np.asarray(sample_times, dtype=float)
+        grid = np.asarray(grid, dtype=float)
+        last = len(sample_times) - 1
+        self.left = np.clip(np.searchsorted(sample_times, grid, side="right") - 1, 0, max(last - 1, 0))
+        self.right = np.minimum(self.left + 1, last)
+        self.offset = grid - sample_times[self.left]
+        self.span = sample_times[self.right] - sample_times[self.left]
+        self.exact = self.offset == 0
+        self.before, self.after = grid < sample_times[0], grid >= sample_times[last]
+
+    def __call__(self, samples):
+        """Interpolate ``samples`` (..., num_samples) onto the grid."""
+        left, right = samples[..., self.left], samples[..., self.right]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = (right - left) / self.span * self.offset + left
+        values = np.where(self.exact, left, values)
+        values = np.where(self.before, samples[..., :1], values)
+        return np.where(self.after, samples[..., -1:], values)
 
 
 def interpolate_traces(sample_times, traces, grid):
-    """Linear interpolation of every row of ``traces`` (rows, samples) onto ``grid`` in one vectorized step."""
-    left, right, weight = interpolation_weights(sample_times, grid)
-    return traces[..., left] * (1.0 - weight) + traces[..., right] * weight
+    """Linear interpolation of every row of ``traces`` (rows, samples) onto ``grid``, equal to np.interp per row."""
+    return LinearInterpolator(sample_times, grid)(np.asarray(traces, dtype=float))
 
 
 def detect_spikes(voltage, threshold_mv=SPIKE_THRESHOLD_MV):
@@ -495,11 +522,11 @@ class L5PCSimulator:
             result[key] = np.asarray(result[key]).astype(dtype)
         result["unroundedOutputSpikeTimes"] = output_spike_times  # used for the run statistics, then dropped
         if collect_dvts:
-            left, right, weight = interpolation_weights(self.dvt_time_vector.as_numpy().copy(), low_res_grid)
+            interpolate = LinearInterpolator(self.dvt_time_vector.as_numpy().copy(), low_res_grid)
             dvts = np.empty((len(self.dendrite_vectors), low_res_grid.size), dtype=np.float16)
             for k, vector in enumerate(self.dendrite_vectors):  # rows one by one: no (639 x steps) copy
                 samples = vector.as_numpy()
-                dvts[k] = samples[left] * (1.0 - weight) + samples[right] * weight
+                dvts[k] = interpolate(samples)
             result["dendriticVoltagesLowRes"] = dvts
         return result
 
