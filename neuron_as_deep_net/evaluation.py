@@ -357,3 +357,55 @@ def choose_sims_in_spike_range(rng, spike_counts, count_range, num, what="figure
         print(f"note: no simulation has {lo}-{hi} output spikes; the {what} uses any simulation")
         eligible = np.arange(len(spike_counts))
     return rng.choice(eligible, size=min(num, eligible.size), replace=False)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Ball-and-stick twins (ball_and_stick.md §4 "Evaluation"): one long window per test file
+# ----------------------------------------------------------------------------------------------------------
+
+BS_TEST_WINDOW_MS = 8128
+BS_TEST_START_RANGE_MS = (16, 48)  # random start in [16, 47]
+BS_TEST_SOMA_CLIP_MV = (-90.0, -57.0)
+BS_TEST_BRANCH_CLIP_MV = (-90.0, 5.0)
+
+
+def _regression_metrics(prefix, gt, pred) -> dict:
+    """'<prefix>_explained_variance_percent', '_RMSE', '_MAE' of ravelled float64 arrays."""
+    gt, pred = np.ravel(gt).astype(np.float64), np.ravel(pred).astype(np.float64)
+    return {f"{prefix}_explained_variance_percent": float(100.0 * metrics.explained_variance_score(gt, pred)),
+            f"{prefix}_RMSE": float(np.sqrt(np.mean((gt - pred) ** 2))),
+            f"{prefix}_MAE": float(np.mean(np.abs(gt - pred)))}
+
+
+def evaluate_ball_and_stick_twin(model, test_arrays, window_ms=BS_TEST_WINDOW_MS, seed=0, batch_size=4,
+                                 desired_fp=FIGURE_DESIRED_FP) -> tuple[dict, dict]:
+    """Test metrics of a twin: spike AUC and TP @ desired_fp (pooled over all bins of all files), the same for
+    near-spike, and explained variance / RMSE / MAE of soma (mV, GT clipped to [-90, -57]), rate (spikes/ms)
+    and branch voltages (mV, GT clipped to [-90, 5]). Returns (results, predictions dict)."""
+    from neuron_as_deep_net.training import (random_windows, scale_ball_and_stick_batch,
+                                             unscale_ball_and_stick_outputs)
+
+    num_sims, num_ms = test_arrays["spikes"].shape
+    window_ms = min(int(window_ms), num_ms - BS_TEST_START_RANGE_MS[0])
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(BS_TEST_START_RANGE_MS[0], min(BS_TEST_START_RANGE_MS[1], num_ms - window_ms + 1),
+                          size=num_sims)
+    times = starts[:, None] + np.arange(window_ms)
+    batch = {key: test_arrays[key][np.arange(num_sims)[:, None], times]
+             for key in ("inputs", "spikes", "soma_v", "near_spike", "inst_rate", "branch_v")}
+    x, _ = scale_ball_and_stick_batch(batch)
+    predictions = unscale_ball_and_stick_outputs(model.predict(x, batch_size=batch_size, verbose=0))
+    results = {}
+    for name, gt in (("spikes", batch["spikes"]), ("near_spike", batch["near_spike"])):
+        fpr, tpr, _ = roc(gt, predictions[name])
+        prefix = "" if name == "spikes" else "near_spike_"
+        results[f"{prefix}AUC"] = float(metrics.auc(fpr, tpr))
+        results[f"{prefix}{tp_key(desired_fp)}"] = tp_at_fp(fpr, tpr, desired_fp)
+    results.update(_regression_metrics("soma", np.clip(batch["soma_v"], *BS_TEST_SOMA_CLIP_MV), predictions["soma"]))
+    results.update(_regression_metrics("inst_rate", batch["inst_rate"], predictions["inst_rate"]))
+    results.update(_regression_metrics("branch_v", np.clip(batch["branch_v"].astype(np.float64),
+                                                           *BS_TEST_BRANCH_CLIP_MV), predictions["branch_v"]))
+    results["num_test_files"] = int(num_sims)
+    results["num_test_spikes"] = int(batch["spikes"].sum())
+    predictions["ground_truth"] = batch
+    return results, predictions
