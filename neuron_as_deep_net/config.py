@@ -14,11 +14,13 @@ calls :func:`configure`, which
 """
 
 import argparse
+import copy
 import json
 import sys
 import types
 
 PLAIN_TYPES = (bool, int, float, str, list, type(None))
+DEFAULTS_KEY = "_parameter_block_defaults"  # where configure() keeps a script's defaults as written
 
 
 def collect_parameters(namespace):
@@ -117,7 +119,11 @@ def configure(namespace, presets=None, argv=None, description=None, aliases=None
     code sees the final values.
     """
     presets = presets or {}
-    defaults = collect_parameters(namespace)
+    # the block as written, remembered on first use: a second main() call in one process (tests, notebooks)
+    # starts from the script's defaults, not from the previous call's overrides written back below
+    if DEFAULTS_KEY not in namespace:
+        namespace[DEFAULTS_KEY] = copy.deepcopy(collect_parameters(namespace))
+    defaults = copy.deepcopy(namespace[DEFAULTS_KEY])
     for preset_name, preset in presets.items():
         for name, value in preset.items():
             if name not in defaults:

@@ -216,3 +216,14 @@ def test_parameters_snapshot_is_json_serialisable(namespace):
 def test_option_name():
     assert config.option_name("num_simulations_train") == "--num-simulations-train"
     assert config.option_name("SKE2_mult_factor") == "--SKE2-mult-factor"
+
+
+def test_repeated_configure_starts_from_the_written_defaults():
+    """Overrides are written back into the script's globals, but a second call starts from the defaults."""
+    from neuron_as_deep_net.config import configure
+
+    namespace = {"num_simulations": 4, "names": ["a"]}
+    first = configure(namespace, {}, ["--num-simulations", "9", "--names", "b,c"], verbose=False)
+    assert first.num_simulations == 9 and namespace["num_simulations"] == 9  # module-level code sees it
+    second = configure(namespace, {}, [], verbose=False)
+    assert second.num_simulations == 4 and second.names == ["a"]
