@@ -51,6 +51,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from neuron_as_deep_net.models_io import (  # noqa: E402  (light: no Keras import)
+    architecture_from_model,
+    find_training_pickle,
+    model_base_name,
+    synapse_type_from_name,
+)
+
 # -----------------------------------------------------------------------------
 # data
 data_dir = "output/data/L5PC_NMDA_test"  # test dataset files (read in sorted order)
@@ -105,55 +112,11 @@ def find_test_files(folder):
     return files
 
 
-def model_base_name(model_path):
-    """The model file's name without extension and without a trailing '_model' (best-models layout)."""
-    base = os.path.splitext(os.path.basename(model_path))[0]
-    return base[: -len("_model")] if base.endswith("_model") else base
-
-
-def find_training_pickle(model_path):
-    """``<base>.pickle``, ``<base>_training.pickle`` (also without '_model') beside the model, or None."""
-    folder = os.path.dirname(os.path.abspath(model_path))
-    full_base = os.path.splitext(os.path.basename(model_path))[0]
-    for base in dict.fromkeys((full_base, model_base_name(model_path))):
-        for suffix in (".pickle", "_training.pickle"):
-            candidate = os.path.join(folder, base + suffix)
-            if os.path.isfile(candidate):
-                return candidate
-    return None
-
-
 def figure_name_prefix(model_path):
     """The model's folder name if the model's base name starts with it (best_models/<arch>/), else the base name."""
     folder = os.path.basename(os.path.dirname(os.path.abspath(model_path)))
     base = model_base_name(model_path)
     return folder if folder and base.startswith(folder) else base
-
-
-def synapse_type_from_name(name):
-    """'NMDA' / 'AMPA' / 'AMPA_SK' from a model name's first tokens, or '' when it names none."""
-    for candidate in ("AMPA_SK", "AMPA", "NMDA"):
-        if name.startswith(candidate):
-            return candidate
-    return ""
-
-
-def architecture_from_model(model):
-    """A minimal architecture dict (filter sizes, filters, window) read from the model's ``layer_k`` convs."""
-    sizes, filters = [], []
-    k = 1
-    while True:
-        try:
-            layer = model.get_layer(f"layer_{k}")
-        except ValueError:
-            break
-        sizes.append(int(layer.kernel_size[0]))
-        filters.append(int(layer.filters))
-        k += 1
-    if not sizes:
-        raise ValueError("the model has no 'layer_1' convolution and its training pickle gives no architecture")
-    return {"network_depth": len(sizes), "filter_sizes_per_layer": sizes, "num_filters_per_layer": filters,
-            "input_window_size": int(model.input_shape[1])}
 
 
 def main(argv=None):

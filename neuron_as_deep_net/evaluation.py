@@ -10,11 +10,14 @@ Array convention: (num_sims, num_time_bins[, channels]), 1 ms bins. The original
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import stats
 from sklearn import metrics
+
+from .datasets import SOMA_BIAS_MV, SOMA_THRESHOLD_MV
 
 FP_LIST = [0.0001, 0.0005, 0.0010, 0.0015, 0.0020, 0.0025, 0.0050, 0.0100, 0.0200, 0.0300, 0.0400, 0.0500,
            0.1000]
@@ -409,3 +412,183 @@ def evaluate_ball_and_stick_twin(model, test_arrays, window_ms=BS_TEST_WINDOW_MS
     results["num_test_spikes"] = int(batch["spikes"].sum())
     predictions["ground_truth"] = batch
     return results, predictions
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Evaluating a trained network on dataset files (§7: evaluate_CNN_valid.py / evaluate_CNN_test.py)
+# ----------------------------------------------------------------------------------------------------------
+
+def model_windowing(model, architecture_dict) -> dict:
+    """Window W (``model.input_shape[1]``), input channels, T = sum(k-1)+1 and the §7 overlap of a model."""
+    window_size = int(model.input_shape[1])
+    extent = temporal_extent(architecture_dict["filter_sizes_per_layer"])
+    return {"window_size": window_size, "num_channels": int(model.input_shape[2]), "temporal_extent": extent,
+            "overlap": default_overlap(window_size, extent)}
+
+
+def load_evaluation_files(data_dir, file_pattern="*_secDuration_*.p", num_segments=None, use_cache=False,
+                          cache_dir="", verbose=True) -> list:
+    """Parse the dataset files of a folder once, for any number of models: sparse inputs plus labels.
+
+    Returns datasets.ParsedFile objects, in sorted file order. Files whose simulations last a different
+    time than the first file's are skipped with a note. Raises ValueError if the folder has no such file.
+    """
+    from . import datasets
+    from .data_format import NUM_SEGMENTS
+
+    files = datasets.list_dataset_files(data_dir, file_pattern)
+    if not files:
+        raise ValueError(f"no dataset files matching {file_pattern!r} in {data_dir}")
+    parsed_files = []
+    for path in files:
+        parsed = datasets.load_dataset_file(path, num_segments or NUM_SEGMENTS, include_dvts=False,
+                                            use_cache=use_cache, cache_dir=cache_dir)
+        if parsed_files and parsed.num_time_bins != parsed_files[0].num_time_bins:
+            print(f"skipping {os.path.basename(path)}: its simulations last {parsed.num_time_bins} ms, "
+                  f"not {parsed_files[0].num_time_bins}")
+            continue
+        parsed_files.append(parsed)
+    if verbose:
+        num_sims = sum(parsed.num_sims for parsed in parsed_files)
+        print(f"{len(parsed_files)} dataset file(s) in {data_dir}: {num_sims} simulations of "
+              f"{parsed_files[0].num_time_bins} ms")
+    return parsed_files
+
+
+def predict_parsed_files(predict_fn: PredictFn, parsed_files, window_size: int, overlap: int,
+                         batch_size: int | None = 64) -> tuple[np.ndarray, np.ndarray]:
+    """overlapped_inference over every simulation of the parsed files, one file's dense inputs at a time.
+
+    Windows of all simulations of a file go to predict_fn in batches of batch_size windows. Returns the
+    stitched (spikes_pred, soma_pred), float32 (total sims, T).
+    """
+    spikes, soma = [], []
+    for parsed in parsed_files:
+        spikes_file, soma_file = overlapped_inference(predict_fn, parsed.X, window_size, overlap, batch_size)
+        spikes.append(spikes_file)
+        soma.append(soma_file)
+    return np.concatenate(spikes), np.concatenate(soma)
+
+
+def evaluate_model_on_files(model, architecture_dict, parsed_files, batch_size: int = 64,
+                            ignore_time_at_start_ms: int = IGNORE_TIME_AT_START_MS,
+                            filter_ranges=FILTER_RANGES,
+                            soma_threshold_mV: float = SOMA_THRESHOLD_MV, soma_bias_mV: float = SOMA_BIAS_MV,
+                            num_subsets: int = 0, subset_fraction: float = SUBSET_FRACTION, rng=None,
+                            verbose: bool = True) -> dict:
+    """The whole §7 evaluation of one network on parsed dataset files.
+
+    Overlapped inference (fast sparse path, all cores), the soma GT clipped at soma_threshold_mV and shifted
+    by -soma_bias_mV, soma alignment over all simulations, then the metrics of every spike-count filter
+    ('evaluations_results_dict') and, when num_subsets > 0, of every filter on num_subsets random subsets
+    of int(subset_fraction * nSims) simulations ('list_of_subset_eval_results_dict'). Also returns the
+    windowing ('window_size', 'temporal_extent', 'overlap') and 'num_simulations'.
+    """
+    from . import datasets, fast_inference
+
+    windowing = model_windowing(model, architecture_dict)
+    if parsed_files[0].shape[2] != windowing["num_channels"]:
+        raise ValueError(f"the model reads {windowing['num_channels']} input channels but "
+                         f"{parsed_files[0].path} has {parsed_files[0].shape[2]}")
+    duration = parsed_files[0].num_time_bins
+    if duration <= ignore_time_at_start_ms:
+        raise ValueError(f"the simulations last {duration} ms, not longer than the ignored start "
+                         f"({ignore_time_at_start_ms} ms)")
+    predict_fn = fast_inference.fast_predict_fn(model, batch_size=batch_size)
+    spikes_pred, soma_pred = predict_parsed_files(predict_fn, parsed_files, windowing["window_size"],
+                                                  windowing["overlap"], batch_size)
+    y_spike = np.concatenate([parsed.y_spike for parsed in parsed_files])
+    y_soma = np.concatenate([parsed.y_soma for parsed in parsed_files])
+    soma_gt = datasets.soma_targets(y_soma, soma_threshold_mV, soma_bias_mV)
+    soma_pred = align_soma(soma_pred, soma_gt)
+    results = dict(windowing, num_simulations=int(y_spike.shape[0]))
+    results["evaluations_results_dict"] = evaluate_all_filters(
+        y_spike, spikes_pred, soma_gt, soma_pred, ignore_time_at_start_ms, filter_ranges, verbose)
+    if num_subsets > 0:
+        results["list_of_subset_eval_results_dict"] = random_subset_results(
+            y_spike, spikes_pred, soma_gt, soma_pred, num_subsets, subset_fraction, rng,
+            ignore_time_at_start_ms, filter_ranges, verbose=False)
+    return results
+
+
+def print_key_results(results: dict, keys=None) -> None:
+    """Print the metrics of one filter's results dict (all of them, or ``keys``)."""
+    for key in keys or results:
+        print(f"    {key}: {results[key]:.4f}")
+
+
+def evaluation_options(params) -> dict:
+    """evaluate_model_on_files keyword arguments from an evaluate script's parameters (same names in both)."""
+    options = {"batch_size": params.inference_batch_size,
+               "ignore_time_at_start_ms": params.ignore_time_at_start_ms,
+               "filter_ranges": [tuple(r) for r in params.filter_ranges],
+               "soma_threshold_mV": params.soma_threshold_mv, "soma_bias_mV": params.soma_bias_mv}
+    if getattr(params, "num_subsets", 0):
+        options.update(num_subsets=params.num_subsets, subset_fraction=params.subset_fraction,
+                       rng=params.random_seed)
+    return options
+
+
+def evaluate_saved_models(model_paths: dict, output_path_of: Callable[[str], str], data_dir: str,
+                          file_pattern: str = "*_secDuration_*.p", cache_dir: str | None = None,
+                          print_keys=None, run_summary_path: str = "", run_summary: dict | None = None,
+                          verbose: bool = True, **evaluate_options) -> list[dict]:
+    """Evaluate saved networks on the dataset files of data_dir; save an evaluation pickle each (§7 "Outputs").
+
+    The files are parsed once (through the parse cache in cache_dir unless it is None). model_paths maps
+    model names to files; each network is loaded for inference (Keras-2.2 .h5 files too) with its
+    training pickle, evaluated by evaluate_model_on_files(**evaluate_options), and saved to
+    output_path_of(name) as the training dict plus 'evaluations_results_dict' (plus
+    'list_of_subset_eval_results_dict' with subsets, and 'evaluation_info': files, windowing, sims).
+    print_keys: the metrics printed for the main [0,24] filter (None: all). Returns one summary per model,
+    and writes them with run_summary (e.g. the parameters) as JSON to run_summary_path, if given.
+    """
+    import time
+
+    import keras
+
+    from . import models_io
+    from .data_format import save_pickle
+
+    start_time = time.time()
+    summaries = []
+    if model_paths:
+        parsed_files = load_evaluation_files(data_dir, file_pattern, use_cache=cache_dir is not None,
+                                             cache_dir=cache_dir or "", verbose=verbose)
+        for k, (name, path) in enumerate(model_paths.items()):
+            t0 = time.time()
+            if verbose:
+                print(f"[{k + 1}/{len(model_paths)}] {name}")
+            model, training_dict, pickle_path = models_io.load_model_and_metadata(path)
+            results = evaluate_model_on_files(model, training_dict["architecture_dict"], parsed_files,
+                                              verbose=verbose, **evaluate_options)
+            evaluation_dict = dict(training_dict)
+            evaluation_dict["evaluations_results_dict"] = results.pop("evaluations_results_dict")
+            if "list_of_subset_eval_results_dict" in results:
+                subsets = results.pop("list_of_subset_eval_results_dict")
+                evaluation_dict["list_of_subset_eval_results_dict"] = subsets
+            evaluation_dict["evaluation_info"] = dict(results, model_file=os.path.abspath(path),
+                                                      training_pickle=pickle_path,
+                                                      data_files=[os.path.abspath(f.path) for f in parsed_files])
+            output_path = output_path_of(name)
+            save_pickle(evaluation_dict, output_path)
+            main = evaluation_dict["evaluations_results_dict"].get(filter_string(*MAIN_FILTER))
+            if verbose and main is not None:
+                print(f"  {filter_string(*MAIN_FILTER)} (T = {results['temporal_extent']} ms, overlap "
+                      f"{results['overlap']} ms, {time.time() - t0:.1f} s):")
+                print_key_results(main, print_keys)
+                print(f"  saved {output_path}")
+            main_values = {f"main_{key}": main[key] for key in ("AUC", "soma_explained_variance_percent")
+                           } if main is not None else {}
+            summaries.append({"name": name, "model_file": path, "evaluation_file": output_path,
+                              "runtime_sec": time.time() - t0, **main_values})
+            del model
+            keras.backend.clear_session()  # free each network's graph before loading the next
+    if run_summary_path:
+        from .training import write_json
+
+        write_json(run_summary_path, dict(run_summary or {}, evaluated=summaries,
+                                          runtime_sec=time.time() - start_time))
+    if verbose:
+        print(f"{len(summaries)} models evaluated in {time.time() - start_time:.1f} s")
+    return summaries

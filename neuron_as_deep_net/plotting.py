@@ -4,7 +4,8 @@ Headless (Agg). Figure 1 (integrate-and-fire, spec §5 "Evaluation and figures")
 figures: the dataset exploration of spec §4 (``plot_dvt_figure``, ``plot_input_output``, ``plot_soma_traces``,
 ``plot_inst_rates``, ``plot_inout_rate_*``) and Figs. 2-3 of spec §11 (``plot_morphology_regions``,
 ``plot_model_evaluation``, ``plot_prediction_trace``, ``plot_multiple_prediction_traces``,
-``plot_first_layer_filter``, ``plot_full_combined_figure_v2`` / ``_v3``). Fig. S5 (spec §10) is not here yet.
+``plot_first_layer_filter``, ``plot_full_combined_figure_v2`` / ``_v3``); last, the model-selection figures of
+spec §9 and Fig. S5 of spec §10 (``plot_results_scatters``, ``plot_curve_grid``).
 """
 
 import os
@@ -845,4 +846,57 @@ def plot_first_layer_heatmaps(kernels, num_segments=8):
                 ax.set_xlabel("ms before prediction", fontsize=6)
             ax.set_title(f"filter {c}", fontsize=7)
         fig.colorbar(image, ax=axes[r, :].tolist(), fraction=0.015, pad=0.01)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Model selection: results scatters and accuracy vs complexity (spec §9, §10 / Fig. S5)
+# ----------------------------------------------------------------------------------------------------------
+
+def plot_results_scatters(panels, colors, num_rows=3, num_columns=2, title="", panel_size=(7.0, 4.3)):
+    """Scatters in a grid, one colour per point (§9 results figures).
+
+    ``panels`` is a row-major list of dicts: 'x', 'y', 'x_label', 'y_label' and optional 'log_x'.
+    """
+    fig, axes = plt.subplots(num_rows, num_columns, figsize=(panel_size[0] * num_columns, panel_size[1] * num_rows),
+                             squeeze=False)
+    for ax, panel in zip(axes.ravel(), panels):
+        ax.scatter(panel["x"], panel["y"], c=colors, s=18, alpha=0.8)
+        ax.set_xlabel(panel["x_label"])
+        ax.set_ylabel(panel["y_label"])
+        if panel.get("log_x"):
+            ax.set_xscale("log")
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curve_grid(panels, num_rows, num_columns, title="", panel_size=(5.5, 4.5)):
+    """Curves with optional error bars in a grid (§9 curves, Fig. S5).
+
+    ``panels`` is a row-major list of dicts: 'x_label', 'y_label', optional 'ylim' and 'log_x', and 'lines', a
+    list of dicts with 'x', 'y', optional 'yerr', 'label', 'color'.
+    """
+    fig, axes = plt.subplots(num_rows, num_columns, figsize=(panel_size[0] * num_columns, panel_size[1] * num_rows),
+                             squeeze=False)
+    for ax, panel in zip(axes.ravel(), panels):
+        for line in panel["lines"]:
+            ax.errorbar(line["x"], line["y"], yerr=line.get("yerr"), label=line.get("label"), color=line.get("color"),
+                        marker="o", ms=5, lw=2, capsize=4)
+        ax.set_xlabel(panel["x_label"])
+        ax.set_ylabel(panel["y_label"])
+        if panel.get("ylim"):
+            ax.set_ylim(panel["ylim"])
+        if panel.get("log_x"):
+            ax.set_xscale("log")
+        if any(line.get("label") for line in panel["lines"]):
+            ax.legend(loc="lower right", fontsize=9)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=15)
+    fig.tight_layout()
     return fig

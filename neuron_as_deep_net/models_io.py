@@ -1,0 +1,264 @@
+"""Trained-model files: names, discovery, loading, and the best-models copies.
+
+Ground truth: /work/shared/spec/original_behaviour.md §6 ("Model saving": the file names), §7 ("Selection"),
+§8 (the ``best_models/<arch>/`` copies) and §9 (``extract_useful_info``: what a name tells).
+
+Layout (as the original's)::
+
+    models/<TYPE>/<name>.h5 (+ our <name>.keras), <name>.pickle        fit_CNN.py
+    models/<TYPE>/eval_results/<name>.pickle                             evaluate_CNN_valid.py
+    models/best_models/best_results_valid_<N>_models.csv                 valid_fitting_results_exploration.py
+    models/best_models/<arch>/<name>_{model.h5,weights.h5,json.json,training.pickle,evaluation.pickle}
+                                                                         saving_best_valid_CNN_models.py
+    models/best_models/<arch>/<name>_evaluation_test.pickle              evaluate_CNN_test.py
+
+where ``<arch>`` is ``<name>`` up to its date field, e.g. ``NMDA_TCN__DxWxT_7x128x153``. Models load for
+inference without compiling; the authors' Keras-2.2 ``.h5`` files load too (their compiled Nadam arguments
+``lr``/``schedule_decay`` are never read, and a config Keras 3 cannot read is rebuilt from the weights by
+:func:`neuron_as_deep_net.fast_inference.load_model`).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import shutil
+
+import numpy as np
+
+from .data_format import atomic_write, load_pickle
+
+MODEL_EXTENSIONS = (".keras", ".h5")  # preferred first when a model is saved in both
+EVAL_RESULTS_FOLDER = "eval_results"
+BEST_MODELS_FOLDER = "best_models"
+SYNAPSE_TYPES = ("NMDA", "AMPA", "AMPA_SK")
+# suffixes of the best-models copies (§8)
+BEST_MODEL_SUFFIX = "_model"
+BEST_WEIGHTS_SUFFIX = "_weights"
+BEST_JSON_SUFFIX = "_json"
+BEST_TRAINING_SUFFIX = "_training"
+BEST_EVALUATION_SUFFIX = "_evaluation"
+TEST_EVALUATION_SUFFIX = "_evaluation_test"
+NOT_MODEL_SUFFIXES = (".weights.h5", BEST_WEIGHTS_SUFFIX + ".h5")  # weights-only files
+KERAS_2_VERSION_WRITTEN = b"2.2.4"  # the layout of the _weights.h5 copies (Keras 3 reads it as legacy h5)
+
+_NAME_FIELDS = re.compile(r"^DxWxT_(\d+)x(\d+)x(\d+)$")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Names
+# ----------------------------------------------------------------------------------------------------------
+
+def model_base_name(model_path) -> str:
+    """The model file's name without extension and without a trailing '_model' (best-models layout)."""
+    base = os.path.splitext(os.path.basename(model_path))[0]
+    return base[: -len(BEST_MODEL_SUFFIX)] if base.endswith(BEST_MODEL_SUFFIX) else base
+
+
+def architecture_folder_name(name) -> str:
+    """``best_models`` sub-folder of a model: its name up to the date field, ``name.split('__20')[0]`` (§8)."""
+    return os.path.basename(name).split("__20")[0]
+
+
+def synapse_type_from_name(name) -> str:
+    """'NMDA' / 'AMPA' / 'AMPA_SK' from a model name's first tokens, or '' when it names none."""
+    for candidate in ("AMPA_SK", "AMPA", "NMDA"):
+        if os.path.basename(name).startswith(candidate):
+            return candidate
+    return ""
+
+
+def parse_model_name(name) -> dict:
+    """What a model's name tells (§9 ``extract_useful_info``): biophysical type, NN type, depth, width, T.
+
+    The biophysical type is the first '_'-token, the NN type the second (the third, with type 'AMPA_SK',
+    when the second is 'SK'); D, W and T come from the ``DxWxT_<D>x<W>x<T>`` field. Raises ValueError for a
+    name not in the §6 form.
+    """
+    base = model_base_name(name)
+    fields = base.split("__")
+    tokens = fields[0].split("_")
+    if len(fields) < 2 or len(tokens) < 2:
+        raise ValueError(f"{base!r} is not a model name of the form <TYPE>_<TCN|FCN>__DxWxT_<D>x<W>x<T>__...")
+    bio_type, nn_type = tokens[0], tokens[1]
+    if nn_type == "SK" and len(tokens) > 2:
+        bio_type, nn_type = "AMPA_SK", tokens[2]
+    match = _NAME_FIELDS.match(fields[1])
+    if not match:
+        raise ValueError(f"{base!r}: the second '__' field should be DxWxT_<D>x<W>x<T>, got {fields[1]!r}")
+    depth, width, extent = (int(v) for v in match.groups())
+    return {"biophysical_model_type": bio_type, "NN_model_type": nn_type, "NN_depth": depth,
+            "NN_width": width, "NN_input_time_window": extent}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Discovery
+# ----------------------------------------------------------------------------------------------------------
+
+def _is_model_file(path) -> bool:
+    name = os.path.basename(path)
+    return name.endswith(MODEL_EXTENSIONS) and not name.endswith(NOT_MODEL_SUFFIXES)
+
+
+def find_model_files(folder, include_subfolders=False, name_suffix="") -> dict[str, str]:
+    """{base name: path} of the model files in ``folder`` (and its sub-folders if asked), sorted by name.
+
+    A model saved as both ``.keras`` and ``.h5`` is listed once, as its ``.keras`` file. Only files whose
+    name (without extension) ends with ``name_suffix`` count (``'_model'`` in the best-models layout);
+    weights-only files and hidden folders (checkpoints, parse caches) are skipped.
+    """
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"models folder not found: {folder}")
+    patterns = [os.path.join(glob.escape(folder), "*")]
+    if include_subfolders:
+        patterns.append(os.path.join(glob.escape(folder), "*", "*"))
+    found = {}
+    for pattern in patterns:
+        for path in sorted(glob.glob(pattern)):
+            stem = os.path.splitext(os.path.basename(path))[0]
+            if not (os.path.isfile(path) and _is_model_file(path) and stem.endswith(name_suffix)):
+                continue
+            base = model_base_name(path) if name_suffix else stem
+            previous = found.get(base)
+            if previous is None or (MODEL_EXTENSIONS.index(os.path.splitext(path)[1])
+                                    < MODEL_EXTENSIONS.index(os.path.splitext(previous)[1])):
+                found[base] = path
+    return dict(sorted(found.items()))
+
+
+def matches_synapse_type(name, synapse_type) -> bool:
+    """Whether a model name is of ``synapse_type`` ('all' matches every name; 'AMPA' excludes 'AMPA_SK', §7)."""
+    if synapse_type in ("", "all"):
+        return True
+    return synapse_type_from_name(name) == synapse_type
+
+
+def find_best_models(best_models_dir, synapse_type="NMDA") -> dict[str, str]:
+    """{base name: path} of ``<best_models_dir>/*/<TYPE>*_model.{keras,h5}`` (and directly in the folder) (§7)."""
+    found = find_model_files(best_models_dir, include_subfolders=True, name_suffix=BEST_MODEL_SUFFIX)
+    return {name: path for name, path in found.items() if matches_synapse_type(name, synapse_type)}
+
+
+def find_training_pickle(model_path):
+    """``<base>.pickle``, ``<base>_training.pickle`` (also without '_model') beside the model, or None."""
+    folder = os.path.dirname(os.path.abspath(model_path))
+    full_base = os.path.splitext(os.path.basename(model_path))[0]
+    for base in dict.fromkeys((full_base, model_base_name(model_path))):
+        for suffix in (".pickle", BEST_TRAINING_SUFFIX + ".pickle"):
+            candidate = os.path.join(folder, base + suffix)
+            if os.path.isfile(candidate):
+                return candidate
+    return None
+
+
+def find_result_pickles(folder, pattern) -> list[str]:
+    """Sorted files matching ``pattern`` in ``folder`` and in its sub-folders (one level)."""
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"folder not found: {folder}")
+    escaped = glob.escape(folder)
+    found = glob.glob(os.path.join(escaped, pattern)) + glob.glob(os.path.join(escaped, "*", pattern))
+    return sorted(set(found))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Loading
+# ----------------------------------------------------------------------------------------------------------
+
+def architecture_from_model(model) -> dict:
+    """A minimal architecture dict (filter sizes, filters, window) read from the model's ``layer_k`` convs."""
+    sizes, filters = [], []
+    k = 1
+    while True:
+        try:
+            layer = model.get_layer(f"layer_{k}")
+        except ValueError:
+            break
+        sizes.append(int(layer.kernel_size[0]))
+        filters.append(int(layer.filters))
+        k += 1
+    if not sizes:
+        raise ValueError("the model has no 'layer_1' convolution and its training pickle gives no architecture")
+    return {"network_depth": len(sizes), "filter_sizes_per_layer": sizes, "num_filters_per_layer": filters,
+            "input_window_size": int(model.input_shape[1])}
+
+
+def load_model_and_metadata(model_path, require_metadata=True):
+    """(model, training dict, training pickle path) of a saved model, loaded for inference (not compiled).
+
+    The training dict is the §6 pickle beside the model (``<base>.pickle`` or ``<base>_training.pickle``);
+    without one, ``require_metadata`` raises ValueError, else the architecture is read from the layers.
+    """
+    from . import fast_inference
+
+    pickle_path = find_training_pickle(model_path)
+    if pickle_path is None and require_metadata:
+        raise ValueError(f"no training pickle (<name>.pickle or <name>_training.pickle) beside {model_path}")
+    model = fast_inference.load_model(model_path)
+    training_dict = dict(load_pickle(pickle_path)) if pickle_path else {}
+    if "architecture_dict" not in training_dict:
+        training_dict["architecture_dict"] = architecture_from_model(model)
+    return model, training_dict, pickle_path
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The best-models copies (§8)
+# ----------------------------------------------------------------------------------------------------------
+
+def write_keras2_weights(group, model) -> None:
+    """Write ``model``'s weights into an h5py group in Keras 2's layout (``layer_names``/``weight_names``
+    attributes, datasets ``<layer>/<layer>/<weight>:0``), the layout Keras 3 reads as a legacy ``.h5``."""
+    layer_names = []
+    for layer in model.layers:
+        layer_names.append(layer.name.encode("utf8"))
+        layer_group = group.create_group(layer.name)
+        weight_names = [f"{layer.name}/{w.path.split('/')[-1]}:0" for w in layer.weights]
+        layer_group.attrs["weight_names"] = np.array([n.encode("utf8") for n in weight_names], dtype="S")
+        for weight_name, value in zip(weight_names, layer.get_weights()):
+            layer_group.create_dataset(weight_name, data=value)
+    group.attrs["layer_names"] = np.array(layer_names, dtype="S")
+    group.attrs["backend"] = b"tensorflow"
+    group.attrs["keras_version"] = KERAS_2_VERSION_WRITTEN
+
+
+def save_weights_h5(model, path) -> None:
+    """``model.save_weights`` of Keras 2 (a weights-only ``.h5``; Keras 3 only writes ``*.weights.h5``), atomically."""
+    import h5py
+
+    with atomic_write(path) as handle:
+        with h5py.File(handle, "w") as h5file:
+            write_keras2_weights(h5file, model)
+
+
+def save_best_model_copy(model, name, best_models_dir, training_pickle, evaluation_pickle=None) -> dict:
+    """Write ``best_models/<arch>/<name>_{model.h5,weights.h5,json.json,training.pickle[,evaluation.pickle]}`` (§8).
+
+    ``_json.json`` is ``json.dump`` of ``model.to_json()`` (a JSON string inside JSON, as the original wrote
+    it). ``evaluation_pickle`` is the validation evaluation (``eval_results/<name>.pickle``); the original
+    copied the training pickle there instead (its glob missed ``eval_results/``). Every file is written
+    atomically. Returns {kind: path}.
+    """
+    import warnings
+
+    from .training import _atomic_keras_file
+
+    folder = os.path.join(best_models_dir, architecture_folder_name(name))
+    os.makedirs(folder, exist_ok=True)
+    stem = os.path.join(folder, name)
+    paths = {"model": stem + BEST_MODEL_SUFFIX + ".h5", "weights": stem + BEST_WEIGHTS_SUFFIX + ".h5",
+             "json": stem + BEST_JSON_SUFFIX + ".json", "training": stem + BEST_TRAINING_SUFFIX + ".pickle"}
+    with atomic_write(paths["json"], "w") as handle:
+        json.dump(model.to_json(), handle)
+    save_weights_h5(model, paths["weights"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras' notice that .h5 is a legacy format
+        _atomic_keras_file(model.save, paths["model"])
+    copies = [("training", training_pickle)]
+    if evaluation_pickle:
+        paths["evaluation"] = stem + BEST_EVALUATION_SUFFIX + ".pickle"
+        copies.append(("evaluation", evaluation_pickle))
+    for kind, source in copies:
+        with open(source, "rb") as src, atomic_write(paths[kind]) as dst:
+            shutil.copyfileobj(src, dst)
+    return paths
