@@ -868,10 +868,16 @@ def plot_results_scatters(panels, colors, num_rows=3, num_columns=2, title="", p
             ax.set_xscale("log")
     for ax in axes.ravel()[len(panels):]:
         ax.axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    _tight_layout_below_title(fig, title)
     return fig
+
+
+def _tight_layout_below_title(fig, title, fontsize=None):
+    """tight_layout that leaves about 0.45 inch at the top for a figure title."""
+    if title:
+        fig.suptitle(title, fontsize=fontsize)
+    top = 1.0 - 0.45 / fig.get_figheight() if title else 1.0
+    fig.tight_layout(rect=(0, 0, 1, top))
 
 
 def plot_curve_grid(panels, num_rows, num_columns, title="", panel_size=(5.5, 4.5)):
@@ -896,7 +902,5 @@ def plot_curve_grid(panels, num_rows, num_columns, title="", panel_size=(5.5, 4.
             ax.legend(loc="lower right", fontsize=9)
     for ax in axes.ravel()[len(panels):]:
         ax.axis("off")
-    if title:
-        fig.suptitle(title, fontsize=15)
-    fig.tight_layout()
+    _tight_layout_below_title(fig, title, fontsize=15)
     return fig
