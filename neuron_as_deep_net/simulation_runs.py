@@ -94,11 +94,13 @@ def default_num_workers():
 
 
 def run_simulations(inputs, factory, config, run_kwargs, checkpoints, chunk_size=4, workers=None,
-                    dask_scheduler=None, sim_seconds_each=None, description="simulations", local_simulator=None):
+                    dask_scheduler=None, sim_seconds_each=None, description="simulations", local_simulator=None,
+                    collect=True):
     """Simulate every element of ``inputs`` (a list of argument tuples); return the results in input order.
 
     Chunks already in ``checkpoints`` are loaded, not recomputed. Shows a progress bar with simulations done,
-    simulated seconds per wall second and the ETA.
+    simulated seconds per wall second and the ETA. ``collect=False`` returns the number of chunks instead of
+    the results (read them one chunk at a time with ``checkpoints.load(k)`` when they do not fit in memory).
     """
     from tqdm import tqdm
 
@@ -132,6 +134,8 @@ def run_simulations(inputs, factory, config, run_kwargs, checkpoints, chunk_size
                        for k in todo}
             for future in dask_as_completed(futures):
                 finished(futures[future], future.result()[0])
+    elif not todo:
+        pass
     elif workers == 1:
         if local_simulator is not None:
             register_simulator(factory, config, local_simulator)
@@ -146,6 +150,8 @@ def run_simulations(inputs, factory, config, run_kwargs, checkpoints, chunk_size
             for future in as_completed(futures):
                 finished(futures[future], future.result()[0])
     progress.close()
+    if not collect:
+        return len(chunks)
     results = []
     for k in range(len(chunks)):
         results.extend(checkpoints.load(k))

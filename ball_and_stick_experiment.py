@@ -1,0 +1,166 @@
+"""The ball-and-stick experiment end to end: two cells, their datasets, TCN twins A-E, test AUC bar plot.
+
+For each cell (AMPA_point: a short wide AMPA dendrite, ~ a point neuron; NMDA_cable: a long thin dendrite
+with human NMDA synapses) it creates the dataset (``create_dataset_BS_neuron.py``'s recipe, resumable),
+trains and evaluates the five TCN configs (``train_DNN_twin_of_BS_neuron.py``; finished runs are reused),
+and writes the comparison: ``results.csv`` / ``results.json`` (one row per cell and config), the bar plot of
+test AUC per config with one colour per cell (the tutorial's config-C AUCs marked), and the first-layer
+weights of configs A and B as spatio-temporal heatmaps (bonus a).
+
+    python ball_and_stick_experiment.py --preset quick --output-dir OUT      # < 45 min on 2 CPU cores
+    python ball_and_stick_experiment.py --preset full --output-dir OUT       # the tutorial's sizes (hours)
+    python ball_and_stick_experiment.py --preset quick --cells NMDA_cable --excitatory-preset NMDA_rodent --output-dir OUT_rodent
+    python ball_and_stick_experiment.py --help
+
+Output folder: ``data/`` (datasets), ``models/<cell>/<run>/``, ``results.csv``, ``results.json``,
+``params.json``, ``ball_and_stick_AUC_per_config.png``, ``first_layer_weights_A_B.png``.
+"""
+
+import csv
+import io
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# -----------------------------------------------------------------------------
+# cells and data
+cells = ["AMPA_point", "NMDA_cable"]  # which cells
+excitatory_preset = ""  # empty: each cell's own; else AMPA | NMDA_rodent | NMDA_human for every cell
+ske2_factor = 0.0  # somatic SK_E2 factor (0 in the tutorial: "regular spiking")
+num_repeats_per_cell = [110, 185]  # dataset repeats (24 train + 2 valid + 2 test each), one per cell
+sim_duration_ms = 8192  # per simulation
+random_seed = 0  # datasets and training
+prune = True  # prune simulations by the spec's statistics
+workers = 0  # simulation worker processes; 0 = all cores
+# models
+configs = ["A", "B", "C", "D", "E"]  # TCN configs to train
+# training (passed to train_DNN_twin_of_BS_neuron.py)
+num_epochs = 100  # epochs
+steps_per_epoch = 0  # 0 = ceil(train files / batch size)
+batch_size = 16  # windows per step
+train_window_ms = 2048  # training window
+valid_window_ms = 4096  # validation window
+learning_rate = 3e-4  # AdamW peak learning rate
+warmup_epochs = 10  # warm-up epochs (loss-weight ramp from 2.5x to 4x this); 0 = constant rate, initial weights
+cooldown_epochs = 25  # final decay epochs
+test_window_ms = 8128  # evaluation window per test file
+# output
+output_dir = "output/ball_and_stick"  # everything is written here
+# -----------------------------------------------------------------------------
+
+PRESETS = {
+    "full": {},
+    # quick: 4 repeats per cell (~90 train sims after pruning), 500 steps of 8 x 1024 ms per twin at a constant
+    # 10x learning rate with the initial loss weights (no warm-up/ramp: see training.train_ball_and_stick_twin)
+    "quick": {"num_repeats_per_cell": [4, 4], "num_epochs": 20, "steps_per_epoch": 25, "batch_size": 8,
+              "train_window_ms": 1024, "learning_rate": 3e-3, "warmup_epochs": 0, "cooldown_epochs": 0},
+    "smoke": {"num_repeats_per_cell": [1, 1], "sim_duration_ms": 1024, "prune": False, "workers": 1,
+              "configs": ["A", "C"], "num_epochs": 2, "steps_per_epoch": 2, "batch_size": 2, "train_window_ms": 256,
+              "valid_window_ms": 512, "learning_rate": 1e-3, "warmup_epochs": 1, "cooldown_epochs": 1},
+}
+#: the tutorial's recorded test results (config C only; ball_and_stick.md §5)
+TUTORIAL_CONFIG_C = {"AMPA_point": {"AUC": 0.99904, "TP @ 0.0020 FP": 0.8859, "soma_explained_variance_percent": 93.94,
+                                    "soma_RMSE": 1.418},
+                     "NMDA_cable": {"AUC": 0.97555, "TP @ 0.0020 FP": 0.2483, "soma_explained_variance_percent": 66.12,
+                                    "soma_RMSE": 3.013}}
+CSV_COLUMNS = ["cell", "config", "model_name", "num_params", "AUC", "TP @ 0.0020 FP", "soma_explained_variance_percent",
+               "soma_RMSE", "near_spike_AUC", "branch_v_explained_variance_percent", "best_epoch", "num_train_files",
+               "num_train_steps", "training_sec", "tutorial_AUC"]
+TRAIN_PARAMETERS = ["num_epochs", "steps_per_epoch", "batch_size", "train_window_ms", "valid_window_ms",
+                    "learning_rate", "warmup_epochs", "cooldown_epochs", "test_window_ms", "random_seed"]
+
+
+def results_csv_text(rows):
+    """CSV of the result rows (CSV_COLUMNS, missing values empty)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def main(argv=None):
+    from neuron_as_deep_net.config import configure, option_name, parameters_snapshot
+
+    p = configure(globals(), PRESETS, argv, description=__doc__)
+    started = time.time()
+    from neuron_as_deep_net import ball_and_stick_dataset, networks, plotting, simulation_runs, training
+    from neuron_as_deep_net.cells import ball_and_stick
+    from neuron_as_deep_net.data_format import atomic_write
+
+    import train_DNN_twin_of_BS_neuron as train_script
+
+    if len(p.num_repeats_per_cell) != len(p.cells):
+        raise ValueError(f"--num-repeats-per-cell needs one value per cell ({p.cells}), got {p.num_repeats_per_cell}")
+    os.makedirs(p.output_dir, exist_ok=True)
+    data_dir = os.path.join(p.output_dir, "data")
+    models_dir = os.path.join(p.output_dir, "models")
+    timings = {}
+
+    # ---- datasets
+    folders = {}
+    for cell, num_repeats in zip(p.cells, p.num_repeats_per_cell):
+        t0 = time.time()
+        parameters = ball_and_stick.cell_parameters(cell, excitatory_preset=p.excitatory_preset or None,
+                                                    ske2_factor=p.ske2_factor)
+        folders[cell], _ = ball_and_stick_dataset.create_dataset(
+            data_dir, parameters, int(num_repeats), seed=p.random_seed, sim_duration_ms=p.sim_duration_ms,
+            workers=p.workers or simulation_runs.default_num_workers(), prune=p.prune)
+        timings[f"dataset_{cell}_sec"] = time.time() - t0
+
+    # ---- twins
+    rows = []
+    for cell in p.cells:
+        for config in p.configs:
+            t0 = time.time()
+            depth, width, kernel = networks.BALL_AND_STICK_TCN_CONFIGS[config]
+            name = f"TCN_D_{depth + 1}_W_{width}_T_{networks.tcn_receptive_field(depth, kernel)}"
+            results_path = os.path.join(models_dir, cell, f"{name}__TCN_{config}", "results.json")
+            if os.path.exists(results_path):
+                print(f"reusing {results_path}")
+                with open(results_path) as handle:
+                    results = json.load(handle)
+            else:
+                print(f"\n==== {cell}, config {config} ====", flush=True)
+                argv_train = ["--cell", cell, "--config", config, "--dataset-folder", folders[cell],
+                              "--output-dir", models_dir]
+                for parameter in TRAIN_PARAMETERS:
+                    argv_train += [option_name(parameter), str(getattr(p, parameter))]
+                results = train_script.main(argv_train)
+            timings[f"train_{cell}_{config}_sec"] = time.time() - t0
+            results["tutorial_AUC"] = TUTORIAL_CONFIG_C.get(cell, {}).get("AUC") if config == "C" else None
+            rows.append(results)
+
+    # ---- results and figures
+    with atomic_write(os.path.join(p.output_dir, "results.csv"), "w") as handle:
+        handle.write(results_csv_text(rows))
+    auc_by_cell = {cell: {row["config"]: row["AUC"] for row in rows if row["cell"] == cell} for cell in p.cells}
+    reference = {cell: {"C": TUTORIAL_CONFIG_C[cell]["AUC"]} for cell in p.cells if cell in TUTORIAL_CONFIG_C}
+    figure_paths = plotting.save_figure(plotting.plot_auc_bars(auc_by_cell, list(p.configs), reference),
+                                        p.output_dir, "ball_and_stick_AUC_per_config")
+    kernels = {}
+    for cell in p.cells:
+        for config in [c for c in ("A", "B") if c in p.configs]:
+            row = next(r for r in rows if r["cell"] == cell and r["config"] == config)
+            model = networks.build_ball_and_stick_config(config)
+            model.load_weights(os.path.join(models_dir, cell, f"{row['model_name']}__TCN_{config}", "best.weights.h5"))
+            kernels[f"{cell} {config}"] = model.get_layer("layer_1").kernel.numpy()
+    if kernels:
+        figure_paths += plotting.save_figure(plotting.plot_first_layer_heatmaps(kernels), p.output_dir,
+                                             "first_layer_weights_A_B")
+    summary = {"rows": rows, "auc_by_cell": auc_by_cell, "tutorial_config_C": TUTORIAL_CONFIG_C, "timings_sec": timings,
+               "runtime_sec": time.time() - started, "figures": figure_paths, "cpu_count": os.cpu_count()}
+    training.write_json(os.path.join(p.output_dir, "results.json"), summary)
+    training.write_json(os.path.join(p.output_dir, "params.json"), parameters_snapshot(p))
+    print("\n" + results_csv_text(rows))
+    for cell in p.cells:
+        print(f"{cell}: " + ", ".join(f"{c} {auc_by_cell[cell][c]:.4f}" for c in p.configs))
+    print(f"finished in {(time.time() - started) / 60:.1f} min; figures: {figure_paths}")
+    return summary
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

@@ -1,0 +1,65 @@
+"""Create a ball-and-stick dataset: random weighted inputs -> NEURON -> train/valid/test files (spec §3).
+
+Each "repeat" draws new input ranges and simulates 24 train + 2 valid + 2 test simulations of 8192 ms
+(12:1:1); afterwards every split is pruned by the spec's statistics. Files are laid out as the tutorial's
+(``<output_dir>/<short_name>/{train,valid,test}/<subfolder>/sim_XXXXXXX.npy``), so the published dataset can be
+read by the same code. Simulations run in worker processes, are checkpointed in chunks and resume after an
+interruption (re-run the same command); ``--first-repeat`` appends more repeats to an existing dataset.
+
+    python create_dataset_BS_neuron.py --cell AMPA_point --num-repeats 110 --output-dir OUT/data   # >= 3000 train
+    python create_dataset_BS_neuron.py --cell NMDA_cable --num-repeats 185 --output-dir OUT/data   # >= 5000 train
+    python create_dataset_BS_neuron.py --preset quick --cell NMDA_cable --output-dir OUT/data      # minutes
+    python create_dataset_BS_neuron.py --cell NMDA_cable --excitatory-preset NMDA_rodent --output-dir OUT/rodent
+    python create_dataset_BS_neuron.py --help
+"""
+
+import sys
+
+# -----------------------------------------------------------------------------
+# cell
+cell = "AMPA_point"  # AMPA_point (128x4 um, AMPA) | NMDA_cable (2048x1 um, human NMDA)
+excitatory_preset = ""  # empty: the cell's own; else AMPA | NMDA_rodent | NMDA_human
+ske2_factor = 0.0  # multiplies the somatic SK_E2 conductance 0.09965 S/cm2 (0 in every tutorial dataset)
+num_segments = 8  # dendritic compartments = input locations
+# data
+num_repeats = 110  # chunks of 24 train + 2 valid + 2 test simulations, each with new input ranges
+first_repeat = 0  # index of the first repeat (> 0 appends to an existing dataset without name clashes)
+train_per_repeat = 24  # training simulations per repeat (valid = test = this // 12)
+sim_duration_ms = 8192  # per simulation
+random_seed = 0  # simulation k of repeat r draws from (seed, r, k)
+prune = True  # delete simulations whose statistics fall outside the spec's ranges
+# execution
+workers = 0  # parallel worker processes; 0 = all cores
+chunk_size = 7  # simulations per checkpointed chunk
+dask_scheduler = ""  # address of a Dask scheduler; empty = local processes
+# output
+output_dir = "output/ball_and_stick/data"  # the dataset folder <short_name> is created inside
+# -----------------------------------------------------------------------------
+
+PRESETS = {
+    "full": {},
+    "quick": {"num_repeats": 5},
+    "smoke": {"num_repeats": 1, "train_per_repeat": 12, "sim_duration_ms": 1024, "prune": False, "workers": 1},
+}
+
+
+def main(argv=None):
+    from neuron_as_deep_net.config import configure
+
+    p = configure(globals(), PRESETS, argv, description=__doc__)
+    from neuron_as_deep_net import ball_and_stick_dataset, simulation_runs
+    from neuron_as_deep_net.cells import ball_and_stick
+
+    cell_parameters = ball_and_stick.cell_parameters(p.cell, p.num_segments, p.excitatory_preset or None,
+                                                     p.ske2_factor)
+    folder, run = ball_and_stick_dataset.create_dataset(
+        p.output_dir, cell_parameters, p.num_repeats, seed=p.random_seed, first_repeat=p.first_repeat,
+        train_per_repeat=p.train_per_repeat, sim_duration_ms=p.sim_duration_ms,
+        workers=p.workers or simulation_runs.default_num_workers(), chunk_size=p.chunk_size,
+        dask_scheduler=p.dask_scheduler or None, prune=p.prune)
+    print(f"dataset: {folder}")
+    return folder
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

@@ -1,0 +1,354 @@
+"""The ball-and-stick experiment (ball_and_stick.md): cells, synapses, inputs, dataset layout, pruning, twins."""
+
+import gc
+import json
+import os
+
+import numpy as np
+import pytest
+
+from neuron_as_deep_net import ball_and_stick_dataset as bsd
+from neuron_as_deep_net import inputs
+from neuron_as_deep_net.cells import ball_and_stick as bs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# geometry and names (no NEURON)
+# ---------------------------------------------------------------------------------------------------------
+
+def test_space_constants_and_sites_match_spec():
+    assert bs.space_constant_um(1.0) == pytest.approx(577.35, abs=0.01)
+    assert bs.space_constant_um(4.0) == pytest.approx(1154.70, abs=0.01)
+    assert 2048 / bs.space_constant_um(1.0) == pytest.approx(3.547, abs=0.001)
+    assert 128 / bs.space_constant_um(4.0) == pytest.approx(0.111, abs=0.001)
+    assert 256 / bs.space_constant_um(1.0) == pytest.approx(0.4434, abs=1e-4)
+    assert 16 / bs.space_constant_um(4.0) == pytest.approx(0.0139, abs=1e-4)
+    np.testing.assert_allclose(bs.segment_centres_um(2048), np.arange(128, 2048, 256))
+    np.testing.assert_allclose(bs.segment_centres_um(128), np.arange(8, 128, 16))
+
+
+def test_short_names_and_presets():
+    assert bs.cell_short_name(2048, 1.0) == "BallAndStickNeuron_Soma_Hay2011_Dend_Lxd_2048um_x_1_0um_8segs"
+    assert bs.cell_short_name(128, 4.0) == "BallAndStickNeuron_Soma_Hay2011_Dend_Lxd_128um_x_4_0um_8segs"
+    assert bs.EXCITATORY_PRESETS["NMDA_human"] == {"gmax_AMPA": 0.0004, "gmax_NMDA": 0.0008, "gamma": 0.08}
+    assert bs.EXCITATORY_PRESETS["NMDA_rodent"] == {"gmax_AMPA": 0.0004, "gmax_NMDA": 0.0004, "gamma": 0.062}
+    assert bs.EXCITATORY_PRESETS["AMPA"]["gmax_NMDA"] == 0.0
+    assert bs.cell_parameters("NMDA_cable")["excitatory_preset"] == "NMDA_human"
+    assert bs.cell_parameters("NMDA_cable", excitatory_preset="NMDA_rodent")["excitatory_preset"] == "NMDA_rodent"
+    with pytest.raises(ValueError, match="unknown ball-and-stick cell"):
+        bs.cell_parameters("L5PC")
+    assert bsd.parameters_file_prefix(bs.cell_parameters("NMDA_cable")) == "large_regular_spiking_NMDA"
+    assert bsd.parameters_file_prefix(bs.cell_parameters("AMPA_point")) == "small_regular_spiking_AMPA"
+
+
+def test_saved_targets_from_traces():
+    num_ms = 200
+    soma = np.full(num_ms * bs.SAMPLES_PER_MS + 1, -80.0)
+    soma[50 * 40 + 7] = 20.0  # a spike peak in bin 50
+    soma[120 * 40] = -64.0  # above cap - 5 mV, no spike
+    soma[150 * 40] = -50.0  # above the cap: saved as -62 mV
+    branch = np.full((8, soma.size), 3.0)
+    targets = bs.saved_targets(soma, branch, num_ms)
+    assert np.flatnonzero(targets["output_spikes"]).tolist() == [50]
+    near = np.flatnonzero(targets["output_near_spikes"]).tolist()
+    assert near == list(range(50, 60)) + [120, 150]  # causal: the spike bin and the 9 following
+    assert targets["output_soma_v"].max() == pytest.approx(-62.0) and targets["output_soma_v"].dtype == np.float32
+    assert targets["intermidiate_branch_v"].max() == 0.0 and targets["intermidiate_branch_v"].dtype == np.float16
+    rate = targets["output_inst_rate"]
+    assert rate[:40].max() == pytest.approx(0.0, abs=1e-12)  # causal boxcar (the Gaussian reaches 10 ms back)
+    assert rate.sum() == pytest.approx(1.0, abs=1e-3)  # one spike -> integral 1 (spikes/ms x ms)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# input generator
+# ---------------------------------------------------------------------------------------------------------
+
+def test_chunk_ranges_within_spec_bounds():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        ranges = inputs.draw_ball_and_stick_chunk_ranges(rng)
+        for name, (low, high) in inputs.BALL_AND_STICK_RANGE_BOUNDS.items():
+            assert low[0] <= ranges[name][0] <= low[1] and high[0] <= ranges[name][1] <= high[1]
+
+
+def test_generator_statistics():
+    rng = np.random.default_rng(1)
+    exc_rates, inh_rates = [], []
+    for k in range(60):
+        ranges = inputs.draw_ball_and_stick_chunk_ranges(rng)
+        x = inputs.generate_ball_and_stick_inputs(rng, ranges)
+        assert x.shape == (8, 8192, 2) and x.dtype == np.float16 and x.min() >= 0
+        exc_rates.append((x[..., 0] > 0).mean() * 1000)
+        inh_rates.append((x[..., 1] > 0).mean() * 1000)
+    exc_rates, inh_rates = np.array(exc_rates), np.array(inh_rates)
+    # spec: about 20-80 Hz excitatory and 10-70 Hz inhibitory events per segment (modulation aside)
+    assert 15 < np.median(exc_rates) < 80 and 5 < np.median(inh_rates) < 70
+    assert exc_rates.min() > 8 and exc_rates.max() < 120
+
+
+def test_modulation_intervals():
+    rng = np.random.default_rng(3)
+    modulated = 0
+    for _ in range(200):
+        gains = inputs.modulation_gain(rng, 8, 8192)
+        if not np.all(gains == 1):
+            modulated += 1
+            segments_hit = (gains != 1).any(axis=2)
+            assert segments_hit.any()
+    assert 0.3 < modulated / 200 < 0.5  # probability 0.4
+    # a single interval: one factor from the list on a 1..7-segment subset over a 16..255-ms span
+    rng = np.random.default_rng(5)
+    mask = inputs.random_segment_mask(rng, 8, 1000)
+    assert mask.sum(axis=1).min() >= 1 and mask.sum(axis=1).max() <= 7
+
+
+# ---------------------------------------------------------------------------------------------------------
+# dataset layout, pruning, plan
+# ---------------------------------------------------------------------------------------------------------
+
+def fake_simulation(rng, num_ms=300, rate_hz=5.0):
+    spikes = rng.uniform(size=num_ms) < rate_hz / 1000
+    soma = (-76 + 4 * rng.standard_normal(num_ms)).astype(np.float32)
+    return {"inputs": rng.uniform(0, 5, (8, num_ms, 2)).astype(np.float16), "output_spikes": spikes,
+            "output_soma_v": np.minimum(soma, -62).astype(np.float32),
+            "output_near_spikes": bs.near_spike_indicator(spikes, soma),
+            "output_inst_rate": bs.instantaneous_rate(spikes).astype(np.float32),
+            "intermidiate_branch_v": (-70 + 5 * rng.standard_normal((8, num_ms))).astype(np.float16)}
+
+
+def test_dataset_layout_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    sims = [fake_simulation(rng) for _ in range(3)]
+    for index, sim in zip((0, 5, 7), sims):
+        bsd.write_simulation(str(tmp_path), "train", index, sim)
+    assert sorted(os.listdir(tmp_path / "train")) == sorted(bsd.SUBFOLDERS)
+    assert (tmp_path / "train" / "inputs" / "sim_0000005.npy").is_file()
+    loaded = np.load(tmp_path / "train" / "intermidiate_branch_v" / "sim_0000007.npy")
+    assert loaded.shape == (8, 300) and loaded.dtype == np.float16
+    arrays = bsd.load_split(str(tmp_path), "train")
+    assert arrays["indices"].tolist() == [0, 5, 7]
+    assert arrays["inputs"].shape == (3, 300, 16) and arrays["branch_v"].shape == (3, 300, 8)
+    np.testing.assert_array_equal(arrays["inputs"][1, :, :8], sims[1]["inputs"][..., 0].T)  # exc of the 8 segments
+    np.testing.assert_array_equal(arrays["inputs"][1, :, 8:], sims[1]["inputs"][..., 1].T)  # then inh
+    np.testing.assert_array_equal(arrays["spikes"][2], sims[2]["output_spikes"])
+    with pytest.raises(ValueError, match="expected"):
+        bsd.write_simulation(str(tmp_path), "train", 9, dict(sims[0], output_soma_v=sims[0]["output_soma_v"][:10]))
+    with pytest.raises(ValueError, match="no complete simulations"):
+        bsd.load_split(str(tmp_path), "test")
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+def test_pruning_removes_out_of_range_simulations(tmp_path):
+    rng = np.random.default_rng(1)
+    good = fake_simulation(rng, num_ms=2000, rate_hz=8.0)
+    silent = dict(good, output_spikes=np.zeros(2000, bool), output_inst_rate=np.zeros(2000, np.float32))
+    stats = bsd.simulation_statistics(good)
+    assert bsd.failed_statistics(stats) == [], stats
+    assert "firing_rate_hz" in bsd.failed_statistics(bsd.simulation_statistics(silent))
+    for index, sim in enumerate((good, silent, good)):
+        bsd.write_simulation(str(tmp_path), "valid", index, sim)
+    removed = bsd.prune_split(str(tmp_path), "valid")
+    assert list(removed) == [1] and "inst_rate_std_hz" in removed[1]
+    assert bsd.simulation_indices(str(tmp_path), "valid") == [0, 2]
+    assert not (tmp_path / "valid" / "output_soma_v" / "sim_0000001.npy").exists()
+
+
+def test_repeat_plan_split_12_1_1():
+    plan = bsd.repeat_plan(first_repeat=2, num_repeats=2)
+    splits = [entry[2] for entry in plan]
+    assert splits.count("train") == 48 and splits.count("valid") == 4 and splits.count("test") == 4
+    train_indices = [entry[3] for entry in plan if entry[2] == "train"]
+    assert train_indices == list(range(48, 96))
+    assert [entry[3] for entry in plan if entry[2] == "test"] == [4, 5, 6, 7]
+    with pytest.raises(ValueError, match="at least 12"):
+        bsd.repeat_plan(0, 1, train_per_repeat=6)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# schedules and twins (Keras)
+# ---------------------------------------------------------------------------------------------------------
+
+def test_learning_rate_and_loss_weight_schedules():
+    from neuron_as_deep_net import training
+
+    factors = [training.learning_rate_factor(e, 100, 10, 25) for e in range(100)]
+    assert factors[0] == pytest.approx(0.001) and factors[9] == pytest.approx(0.6)
+    assert factors[10] == factors[74] == 1.0
+    assert factors[75] == pytest.approx(0.5) and factors[99] == pytest.approx(0.0005)
+    # spec: 0.07 at logged epoch 27, 0.47 at 33, 1.0 from 41 (indices 26, 32, 40)
+    assert training.loss_weight_fraction(25, 10) == 0.0
+    assert training.loss_weight_fraction(26, 10) == pytest.approx(0.067, abs=1e-3)
+    assert training.loss_weight_fraction(32, 10) == pytest.approx(0.467, abs=1e-3)
+    assert training.loss_weight_fraction(40, 10) == 1.0
+
+
+def test_target_scaling_round_trip():
+    from neuron_as_deep_net import training
+
+    rng = np.random.default_rng(0)
+    sim = fake_simulation(rng)
+    batch = {"inputs": sim["inputs"].transpose(1, 2, 0).reshape(1, 300, 16), "spikes": sim["output_spikes"][None],
+             "soma_v": sim["output_soma_v"][None], "near_spike": sim["output_near_spikes"][None],
+             "inst_rate": sim["output_inst_rate"][None], "branch_v": sim["intermidiate_branch_v"].T[None]}
+    x, targets = training.scale_ball_and_stick_batch(batch)
+    assert x.max() <= 0.5 + 1e-3
+    outputs = {name: targets[name] for name in ("soma", "inst_rate", "branch_v")}
+    outputs.update(spikes=np.zeros((1, 300, 1)), near_spike=np.zeros((1, 300, 1)))
+    back = training.unscale_ball_and_stick_outputs(outputs)
+    np.testing.assert_allclose(back["soma"][0], np.clip(sim["output_soma_v"], -90, -57), atol=1e-4)
+    np.testing.assert_allclose(back["inst_rate"][0], sim["output_inst_rate"], atol=1e-6)
+    np.testing.assert_allclose(back["branch_v"][0], sim["intermidiate_branch_v"].T.astype(float), atol=1e-2)
+
+
+@pytest.mark.parametrize("config,params,depth,receptive_field",
+                         [("A", 17612, 2, 181), ("B", 47148, 3, 181), ("C", 189644, 5, 201),
+                          ("D", 922380, 8, 241), ("E", 328460, 8, 81)])
+def test_tcn_configs_parameter_counts(config, params, depth, receptive_field):
+    from neuron_as_deep_net import networks
+
+    model = networks.build_ball_and_stick_config(config)
+    assert model.count_params() == params
+    assert model.name == f"TCN_D_{depth}_W_{networks.BALL_AND_STICK_TCN_CONFIGS[config][1]}_T_{receptive_field}"
+    assert model.get_layer("layer_1").kernel.shape == (networks.BALL_AND_STICK_TCN_CONFIGS[config][2], 16,
+                                                       networks.BALL_AND_STICK_TCN_CONFIGS[config][1])
+
+
+def test_twins_are_causal_and_shaped():
+    from neuron_as_deep_net import networks
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(1, 260, 16)).astype("float32")
+    x2 = x.copy()
+    x2[:, 200:] += 3.0
+    expected_params = {"ResNetTCN": 667836, "ELM": 19564, "Transformer": 151740}
+    for model_type, config in (("TCN", "A"), ("ResNetTCN", None), ("ELM", None), ("Transformer", None)):
+        model = networks.build_ball_and_stick_twin(model_type, config or "C")
+        if model_type in expected_params:
+            assert model.count_params() == expected_params[model_type]
+        y, y2 = model(x), model(x2)
+        assert {name: tuple(v.shape) for name, v in y.items()} == {
+            "spikes": (1, 260, 1), "soma": (1, 260, 1), "near_spike": (1, 260, 1), "inst_rate": (1, 260, 1),
+            "branch_v": (1, 260, 8)}
+        for name in y:
+            np.testing.assert_allclose(np.asarray(y[name])[:, :200], np.asarray(y2[name])[:, :200], atol=1e-5)
+        assert np.abs(np.asarray(y["soma"])[:, 200:] - np.asarray(y2["soma"])[:, 200:]).max() > 0
+        for head, bias in (("spikes", -2.0), ("near_spike", -2.0), ("soma", 0.0)):
+            assert float(np.asarray(model.get_layer(head).bias)[0]) == bias
+
+
+# ---------------------------------------------------------------------------------------------------------
+# NEURON: the cells and synapses
+# ---------------------------------------------------------------------------------------------------------
+
+@pytest.mark.neuron
+@pytest.mark.parametrize("cell_name", ["AMPA_point", "NMDA_cable"])
+def test_cell_geometry_and_rest(cell_name):
+    cell = bs.create_cell(cell_name)
+    try:
+        h = cell.h
+        length, diameter = (128.0, 4.0) if cell_name == "AMPA_point" else (2048.0, 1.0)
+        assert (cell.soma.L, cell.soma.diam, cell.soma.nseg) == (25.0, 25.0, 1)
+        assert (cell.dend.L, cell.dend.diam, cell.dend.nseg) == (length, diameter, 8)
+        assert cell.dend.parentseg().sec == cell.soma and cell.dend.parentseg().x == 1.0
+        assert cell.soma.g_pas == 3e-5 and cell.dend.g_pas == pytest.approx(5e-5)
+        assert cell.soma.Ra == cell.dend.Ra == 150.0 and cell.soma.e_pas == -85.0
+        assert cell.soma.gSK_E2bar_SK_E2 == 0.0 and cell.soma.gNaTa_tbar_NaTa_t == pytest.approx(3.89618)
+        assert cell.soma.ek == -85.0 and cell.soma.ena == 50.0
+        sites = [h.distance(cell.soma(1), s.get_segment()) for s in cell.excitatory_synapses]
+        np.testing.assert_allclose(sites, bs.segment_centres_um(length), atol=1e-6)
+        assert [s.get_segment().x for s in cell.inhibitory_synapses] == [s.get_segment().x
+                                                                          for s in cell.excitatory_synapses]
+        gmax_nmda = bs.EXCITATORY_PRESETS[cell.excitatory_preset]["gmax_NMDA"]
+        assert cell.excitatory_synapses[0].gmax_NMDA == gmax_nmda
+        assert (cell.inhibitory_synapses[0].tau_r, cell.inhibitory_synapses[0].e) == (0.2, -85.0)
+        zeros = np.zeros((8, 400))
+        soma, branches = cell.simulate(zeros, zeros)
+        assert soma.size == 400 * 40 + 1 and soma[0] == -85.0
+        assert soma[-1] == pytest.approx(-82.7, abs=0.3)
+        # one strong proximal event gives a somatic EPSP; input at t = 0 is delivered too
+        exc = zeros.copy()
+        exc[0, 0] = exc[0, 300] = 6.0
+        soma, _ = cell.simulate(exc, zeros)
+        assert soma[40 * 300: 40 * 340].max() - soma[40 * 299] > 2.0
+        assert soma[:40 * 40].max() > -85.0 + 1.0
+    finally:
+        cell.close()
+        gc.collect()
+
+
+@pytest.mark.neuron
+@pytest.mark.parametrize("preset", ["AMPA", "NMDA_rodent", "NMDA_human"])
+def test_synapse_peak_is_weight_times_gmax(preset):
+    bs.load_ball_and_stick_mechanisms()
+    from neuron import h
+
+    section = h.Section(name="synapse_test")
+    section.L = section.diam = 10.0
+    clamp = h.SEClamp(section(0.5))
+    clamp.dur1, clamp.amp1, clamp.rs = 1e9, -60.0, 1e-6
+    synapse = h.Synapse_AMPA_NMDA(section(0.5))
+    for name, value in {**bs.EXCITATORY_KINETICS, **bs.EXCITATORY_PRESETS[preset]}.items():
+        setattr(synapse, name, value)
+    gaba = h.Synapse_GABA_A(section(0.5))
+    for name, value in bs.INHIBITORY_PARAMETERS.items():
+        setattr(gaba, name, value)
+    weight = 3.5
+    netcons = [h.NetCon(None, target) for target in (synapse, gaba)]
+    for netcon in netcons:
+        netcon.weight[0] = weight
+    records = {name: h.Vector().record(ref) for name, ref in (("ampa", synapse._ref_g_AMPA),
+                                                              ("nmda", synapse._ref_g_NMDA), ("gaba", gaba._ref_g),
+                                                              ("v", section(0.5)._ref_v))}
+    handler = h.FInitializeHandler(lambda: [netcon.event(1.0) for netcon in netcons])  # noqa: F841
+    h.dt = 0.0025
+    h.cvode.active(0)
+    h.finitialize(-60.0)
+    h.continuerun(300.0)
+    g = {name: vector.as_numpy().copy() for name, vector in records.items()}
+    assert g["v"][10:].min() == pytest.approx(-60.0, abs=1e-3)
+    parameters = bs.EXCITATORY_PRESETS[preset]
+    assert g["ampa"].max() == pytest.approx(weight * parameters["gmax_AMPA"], rel=2e-4)
+    mg_gate = 1.0 / (1.0 + (1.0 / 3.57) * np.exp(-parameters["gamma"] * -60.0))
+    assert g["nmda"].max() == pytest.approx(weight * parameters["gmax_NMDA"] * mg_gate, rel=2e-4, abs=1e-12)
+    assert g["gaba"].max() == pytest.approx(weight * 0.001, rel=2e-4)
+    # kinetics: times of the peaks (1 ms + tp of each double exponential)
+    t_peak = lambda tau_r, tau_d: tau_r * tau_d / (tau_d - tau_r) * np.log(tau_d / tau_r)  # noqa: E731
+    assert np.argmax(g["ampa"]) * h.dt - 1.0 == pytest.approx(t_peak(0.3, 3.0), abs=0.01)
+    assert np.argmax(g["gaba"]) * h.dt - 1.0 == pytest.approx(t_peak(0.2, 8.0), abs=0.01)
+    if parameters["gmax_NMDA"]:
+        assert np.argmax(g["nmda"]) * h.dt - 1.0 == pytest.approx(t_peak(2.0, 70.0), abs=0.01)
+    del handler, netcons, records, clamp, synapse, gaba, section
+    gc.collect()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# scripts (smoke)
+# ---------------------------------------------------------------------------------------------------------
+
+@pytest.mark.neuron
+@pytest.mark.slow
+def test_experiment_script_smoke(tmp_path):
+    from test_scripts import load_script
+
+    script = load_script("ball_and_stick_experiment.py")
+    out = tmp_path / "bs"
+    summary = script.main(["--preset", "smoke", "--cells", "AMPA_point", "--num-repeats-per-cell", "1",
+                           "--configs", "A,B", "--output-dir", str(out)])
+    assert [row["config"] for row in summary["rows"]] == ["A", "B"]
+    with open(out / "results.csv") as handle:
+        lines = handle.read().splitlines()
+    assert lines[0].startswith("cell,config,model_name,num_params,AUC") and len(lines) == 3
+    assert lines[1].startswith("AMPA_point,A,TCN_D_2_W_8_T_181,17612,")
+    assert (out / "ball_and_stick_AUC_per_config.png").stat().st_size > 10000
+    assert (out / "first_layer_weights_A_B.png").stat().st_size > 10000
+    folder = out / "data" / bs.cell_short_name(128, 4.0)
+    assert len(list((folder / "train" / "inputs").glob("sim_*.npy"))) == 12
+    assert json.loads((folder / bsd.INFO_FILE).read_text())["runs"][0]["counts_after_pruning"]["test"] == 1
+    assert list(folder.glob("small_regular_spiking_AMPA_" + folder.name + "__*.pkl"))
+    assert not list(folder.glob(".partial__*"))
+    # a second run reuses the dataset and the trained twins
+    again = script.main(["--preset", "smoke", "--cells", "AMPA_point", "--num-repeats-per-cell", "1",
+                         "--configs", "A,B", "--output-dir", str(out)])
+    assert [row["AUC"] for row in again["rows"]] == [row["AUC"] for row in summary["rows"]]

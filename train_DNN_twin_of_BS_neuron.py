@@ -1,0 +1,127 @@
+"""Train a deep-network twin of a ball-and-stick cell and evaluate it on the test split (spec §4).
+
+The twin (a causal TCN of config A-E, or a ResNet-TCN / ELM / Transformer alternative) predicts the somatic
+spikes, the soma voltage, a near-spike indicator, the instantaneous rate and the 8 branch voltages from the
+8 x (exc, inh) inputs. Training: random windows streamed with tf.data, AdamW with warm-up and cool-down,
+loss weights ramped from their initial to their final values, the checkpoint with the lowest validation spike
+loss kept and restored. Evaluation: one 8128-ms window per test file; AUC, TP @ 0.2 % FP, soma explained
+variance and RMSE.
+
+    python train_DNN_twin_of_BS_neuron.py --cell AMPA_point --config C --data-dir OUT/data --output-dir OUT/models
+    python train_DNN_twin_of_BS_neuron.py --preset quick --cell NMDA_cable --config D --data-dir OUT/data --output-dir OUT/models
+    python train_DNN_twin_of_BS_neuron.py --model-type ELM --cell NMDA_cable --data-dir OUT/data --output-dir OUT/models
+    python train_DNN_twin_of_BS_neuron.py --help
+
+Writes ``<output_dir>/<cell>/<run name>/``: ``best.weights.h5``, ``model.json`` (how to rebuild it),
+``history.json``, ``results.json`` and ``params.json``.
+"""
+
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# -----------------------------------------------------------------------------
+# data
+data_dir = "output/ball_and_stick/data"  # root holding <short_name>/{train,valid,test}
+cell = "AMPA_point"  # AMPA_point | NMDA_cable (selects the dataset folder by its short name)
+dataset_folder = ""  # explicit dataset folder (overrides data_dir + cell), e.g. a downloaded one
+max_train_files = 0  # 0 = all
+# model
+model_type = "TCN"  # TCN | ResNetTCN | ELM | Transformer
+config = "C"  # TCN config A | B | C | D | E (spec table; ignored by the other model types)
+# training
+num_epochs = 100  # epochs of steps_per_epoch steps
+steps_per_epoch = 0  # 0 = ceil(train files / batch size), the tutorial's epoch
+batch_size = 16  # training windows per step
+train_window_ms = 0  # 0 = the model type's (TCN/ResNetTCN 2048, ELM 1024, Transformer 1280)
+valid_window_ms = 0  # 0 = the model type's (TCN/ResNetTCN/Transformer 4096, ELM 2048)
+learning_rate = 3e-4  # AdamW peak learning rate
+weight_decay = 1e-3  # AdamW decoupled weight decay
+clip_norm = 25.0  # global gradient-norm clip
+warmup_epochs = 10  # learning-rate warm-up; the loss weights ramp from 2.5x to 4x this epoch (0: no schedule)
+cooldown_epochs = 25  # final epochs of linear learning-rate decay
+random_seed = 0  # seeds Keras (weights) and the window sampler
+# evaluation
+test_window_ms = 8128  # one window per test file
+# output
+output_dir = "output/ball_and_stick/models"  # <cell>/<run name>/ is created inside
+run_name = ""  # empty: <model name>__<model type>_<config>
+verbose = True  # print one line per epoch
+# -----------------------------------------------------------------------------
+
+PRESETS = {
+    "full": {},
+    # quick: 500 steps of 8 x 1024-ms windows at a constant 10x learning rate and the initial loss weights
+    "quick": {"num_epochs": 20, "steps_per_epoch": 25, "batch_size": 8, "train_window_ms": 1024,
+              "valid_window_ms": 4096, "learning_rate": 3e-3, "warmup_epochs": 0, "cooldown_epochs": 0},
+    "smoke": {"num_epochs": 2, "steps_per_epoch": 2, "batch_size": 2, "train_window_ms": 256,
+              "valid_window_ms": 512, "learning_rate": 1e-3, "warmup_epochs": 1, "cooldown_epochs": 1},
+}
+DEFAULT_WINDOWS_MS = {"TCN": (2048, 4096), "ResNetTCN": (2048, 4096), "ELM": (1024, 2048),
+                      "Transformer": (1280, 2048)}
+
+
+def main(argv=None):
+    from neuron_as_deep_net.config import configure, parameters_snapshot
+
+    p = configure(globals(), PRESETS, argv, description=__doc__, )
+    started = time.time()
+    import math
+    import resource
+
+    import keras
+    import numpy as np
+
+    from neuron_as_deep_net import ball_and_stick_dataset, networks, training
+    from neuron_as_deep_net.evaluation import evaluate_ball_and_stick_twin
+
+    if p.model_type not in DEFAULT_WINDOWS_MS:
+        raise ValueError(f"--model-type must be one of {sorted(DEFAULT_WINDOWS_MS)}, got {p.model_type!r}")
+    keras.utils.set_random_seed(p.random_seed)
+    folder = p.dataset_folder or ball_and_stick_dataset.find_dataset_folder(p.data_dir, p.cell)
+    train = ball_and_stick_dataset.load_split(folder, "train", p.max_train_files or None)
+    valid = ball_and_stick_dataset.load_split(folder, "valid")
+    test = ball_and_stick_dataset.load_split(folder, "test")
+    num_segments = train["branch_v"].shape[-1]
+    print(f"{os.path.basename(folder)}: {len(train['indices'])} train / {len(valid['indices'])} valid / "
+          f"{len(test['indices'])} test simulations of {train['spikes'].shape[1]} ms")
+
+    model = networks.build_ball_and_stick_twin(p.model_type, p.config, num_segments)
+    num_params = int(model.count_params())
+    tag = p.config if p.model_type == "TCN" else p.model_type
+    run_dir = os.path.join(p.output_dir, p.cell, p.run_name or f"{model.name}__{p.model_type}_{tag}")
+    os.makedirs(run_dir, exist_ok=True)
+    print(f"model {model.name} ({p.model_type} {tag}): {num_params:,} parameters -> {run_dir}")
+
+    default_train_window, default_valid_window = DEFAULT_WINDOWS_MS[p.model_type]
+    steps_per_epoch = p.steps_per_epoch or math.ceil(len(train["indices"]) / p.batch_size)
+    train_started = time.time()
+    history, best = training.train_ball_and_stick_twin(
+        model, train, valid, p.num_epochs, steps_per_epoch, p.batch_size, p.train_window_ms or default_train_window,
+        p.valid_window_ms or default_valid_window, p.learning_rate, p.weight_decay, p.clip_norm, p.warmup_epochs,
+        p.cooldown_epochs, seed=p.random_seed, checkpoint_path=os.path.join(run_dir, "best.weights.h5"),
+        verbose=p.verbose)
+    training_sec = time.time() - train_started
+
+    results, _ = evaluate_ball_and_stick_twin(model, test, p.test_window_ms, seed=p.random_seed)
+    results.update({"cell": p.cell, "model_type": p.model_type, "config": tag, "model_name": model.name,
+                    "num_params": num_params, "best_epoch": best["epoch"], "best_valid_losses": best["valid_losses"],
+                    "num_train_files": int(len(train["indices"])), "num_train_steps": p.num_epochs * steps_per_epoch,
+                    "training_sec": training_sec, "runtime_sec": time.time() - started,
+                    "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0})
+    model_description = {"model_type": p.model_type, "config": p.config, "num_segments": int(num_segments),
+                         "name": model.name, "weights": "best.weights.h5"}
+    training.write_json(os.path.join(run_dir, "model.json"), model_description)
+    training.write_json(os.path.join(run_dir, "history.json"), history)
+    training.write_json(os.path.join(run_dir, "params.json"), parameters_snapshot(p))
+    training.write_json(os.path.join(run_dir, "results.json"), results)
+    print(f"{p.cell} {p.model_type} {tag}: test AUC {results['AUC']:.5f}, TP @ 0.2% FP "
+          f"{results['TP @ 0.0020 FP']:.3f}, soma explained variance {results['soma_explained_variance_percent']:.1f} %,"
+          f" soma RMSE {results['soma_RMSE']:.2f} mV (best epoch {best['epoch']}, {training_sec / 60:.1f} min)")
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
