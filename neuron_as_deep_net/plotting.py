@@ -837,7 +837,7 @@ def plot_first_layer_heatmaps(kernels, num_segments=8):
                               extent=(0, kernel.shape[0], 2 * num_segments - 0.5, -0.5))
             ax.axhline(num_segments - 0.5, color="k", lw=0.6)
             if c == 0:
-                ax.set_ylabel(f"{title}\ninh | exc", fontsize=7)
+                ax.set_ylabel(f"{title}\nexc (top) / inh", fontsize=7)
                 ax.set_yticks([0, num_segments - 1, num_segments, 2 * num_segments - 1])
                 ax.set_yticklabels(["prox", "dist", "prox", "dist"], fontsize=6)
             if r == len(rows) - 1:

@@ -344,8 +344,8 @@ def test_experiment_script_smoke(tmp_path):
     assert (out / "ball_and_stick_AUC_per_config.png").stat().st_size > 10000
     assert (out / "first_layer_weights_A_B.png").stat().st_size > 10000
     folder = out / "data" / bs.cell_short_name(128, 4.0)
-    assert len(list((folder / "train" / "inputs").glob("sim_*.npy"))) == 12
-    assert json.loads((folder / bsd.INFO_FILE).read_text())["runs"][0]["counts_after_pruning"]["test"] == 1
+    assert len(list((folder / "train" / "inputs").glob("sim_*.npy"))) == 24
+    assert json.loads((folder / bsd.INFO_FILE).read_text())["runs"][0]["counts_after_pruning"]["test"] == 2
     assert list(folder.glob("small_regular_spiking_AMPA_" + folder.name + "__*.pkl"))
     assert not list(folder.glob(".partial__*"))
     # a second run reuses the dataset and the trained twins
