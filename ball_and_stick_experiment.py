@@ -53,10 +53,10 @@ output_dir = "output/ball_and_stick"  # everything is written here
 
 PRESETS = {
     "full": {},
-    # quick: 4 repeats per cell (~90 train sims after pruning), 500 steps of 8 x 1024 ms per twin at a constant
-    # 10x learning rate with the initial loss weights (no warm-up/ramp: see training.train_ball_and_stick_twin)
-    "quick": {"num_repeats_per_cell": [4, 4], "num_epochs": 20, "steps_per_epoch": 25, "batch_size": 8,
-              "train_window_ms": 1024, "learning_rate": 3e-3, "warmup_epochs": 0, "cooldown_epochs": 0},
+    # quick: 4 repeats per cell (~75 train sims after pruning), 900 steps of 8 x 1024 ms per twin at 2e-3 with the
+    # initial loss weights, linear decay over the last 8 epochs (no warm-up/ramp: see training.train_ball_and_stick_twin)
+    "quick": {"num_repeats_per_cell": [4, 4], "num_epochs": 36, "steps_per_epoch": 25, "batch_size": 8,
+              "train_window_ms": 1024, "learning_rate": 2e-3, "warmup_epochs": 0, "cooldown_epochs": 8},
     "smoke": {"num_repeats_per_cell": [1, 1], "sim_duration_ms": 1024, "prune": False, "workers": 1,
               "configs": ["A", "C"], "num_epochs": 2, "steps_per_epoch": 2, "batch_size": 2, "train_window_ms": 256,
               "valid_window_ms": 512, "learning_rate": 1e-3, "warmup_epochs": 1, "cooldown_epochs": 1},

@@ -356,14 +356,23 @@ def tcn_receptive_field(depth, kernel_size, first_kernel_size=None):
     return (first_kernel_size or kernel_size) + depth * (kernel_size - 1)
 
 
+def torch_style_conv(filters, kernel_size, in_channels, bias=None, **kwargs):
+    """A Conv1D initialised like PyTorch's default (the tutorial's twins are PyTorch modules): kernel and bias
+    ~ U(+-1/sqrt(fan_in)), fan_in = kernel_size x in_channels (bias: a constant when given)."""
+    limit = 1.0 / np.sqrt(kernel_size * in_channels)
+    bias_initializer = (keras.initializers.Constant(bias) if bias is not None
+                        else keras.initializers.RandomUniform(-limit, limit))
+    return layers.Conv1D(filters, kernel_size, kernel_initializer=keras.initializers.VarianceScaling(
+        1.0 / 3.0, mode="fan_in", distribution="uniform"), bias_initializer=bias_initializer, **kwargs)
+
+
 def ball_and_stick_heads(x, num_segments=BALL_AND_STICK_NUM_SEGMENTS):
     """The five 1x1 heads on (batch, time, features): a dict of outputs (logits for spikes / near_spike)."""
     outputs = {}
     for name, channels in BALL_AND_STICK_HEADS.items():
         channels = num_segments if name == "branch_v" else channels
-        bias = LOGIT_HEAD_BIAS if name in ("spikes", "near_spike") else 0.0
-        outputs[name] = layers.Conv1D(channels, 1, bias_initializer=keras.initializers.Constant(bias),
-                                      name=name)(x)
+        bias = LOGIT_HEAD_BIAS if name in ("spikes", "near_spike") else None
+        outputs[name] = torch_style_conv(channels, 1, x.shape[-1], bias=bias, name=name)(x)
     return outputs
 
 
@@ -374,16 +383,17 @@ def build_ball_and_stick_tcn(depth, width, kernel_size, first_kernel_size=None,
 
     The first layer is a Conv1D over the 2*segments flattened input channels, which has the same weights as
     the tutorial's (segments x T) 'valid' Conv2D (kernel (T, 2*segments, W) = (T, [exc|inh], segment, W)).
-    Variable time length, so one model trains on windows and predicts whole simulations.
+    Variable time length, so one model trains on windows and predicts whole simulations. Kernels and biases
+    start as PyTorch's defaults (:func:`torch_style_conv`), as in the tutorial.
     """
     if min(depth, width, kernel_size) < 1 or depth < 0:
         raise ValueError(f"depth, width and kernel size must be positive, got D={depth} W={width} T={kernel_size}")
     first_kernel_size = int(first_kernel_size or kernel_size)
     inputs = keras.Input(shape=(None, 2 * num_segments), name="inputs")
-    x = layers.Conv1D(width, first_kernel_size, padding="causal", name="layer_1")(inputs)
+    x = torch_style_conv(width, first_kernel_size, 2 * num_segments, padding="causal", name="layer_1")(inputs)
     x = layers.Activation(leaky_gelu, name="layer_1_act")(rms_norm("layer_1_norm")(x))
     for k in range(2, depth + 2):
-        x = layers.Conv1D(width, kernel_size, padding="causal", name=f"layer_{k}")(x)
+        x = torch_style_conv(width, kernel_size, width, padding="causal", name=f"layer_{k}")(x)
         x = layers.Activation(leaky_gelu, name=f"layer_{k}_act")(rms_norm(f"layer_{k}_norm")(x))
     name = name or f"TCN_D_{depth + 1}_W_{width}_T_{tcn_receptive_field(depth, kernel_size, first_kernel_size)}"
     return keras.Model(inputs, ball_and_stick_heads(x, num_segments), name=name)
@@ -418,14 +428,15 @@ def build_ball_and_stick_resnet_tcn(num_segments=BALL_AND_STICK_NUM_SEGMENTS, wi
     """The TCN first layer, then residual mini-blocks of two causal convs (each RMSNorm + LeakyGELU) whose
     output is added to a 1x1-conv shortcut of the block input. Depth 1 + 2*blocks; receptive field 249 ms."""
     inputs = keras.Input(shape=(None, 2 * num_segments), name="inputs")
-    x = layers.Conv1D(width, first_kernel_size, padding="causal", name="layer_1")(inputs)
+    x = torch_style_conv(width, first_kernel_size, 2 * num_segments, padding="causal", name="layer_1")(inputs)
     x = layers.Activation(leaky_gelu, name="layer_1_act")(rms_norm("layer_1_norm")(x))
     for block in range(num_blocks):
         y = x
         for k in range(2):
-            y = layers.Conv1D(width, kernel_size, padding="causal", name=f"block_{block}_conv_{k}")(y)
+            y = torch_style_conv(width, kernel_size, width, padding="causal", name=f"block_{block}_conv_{k}")(y)
             y = layers.Activation(leaky_gelu, name=f"block_{block}_act_{k}")(rms_norm(f"block_{block}_norm_{k}")(y))
-        x = layers.Add(name=f"block_{block}_add")([y, layers.Conv1D(width, 1, name=f"block_{block}_shortcut")(x)])
+        x = layers.Add(name=f"block_{block}_add")([y, torch_style_conv(width, 1, width,
+                                                                       name=f"block_{block}_shortcut")(x)])
     return keras.Model(inputs, ball_and_stick_heads(x, num_segments), name=name)
 
 
