@@ -23,3 +23,19 @@ def reference_path():
     if len(files) != 1:
         pytest.skip("reference simulation file not found")
     return files[0]
+
+
+def morphology_available():
+    """True when cell1.asc can be resolved (--morphology / $L5PC_MORPHOLOGY / the default location)."""
+    from neuron_as_deep_net.cells import l5pc
+
+    try:
+        l5pc.resolve_morphology()
+        return True
+    except (FileNotFoundError, ValueError):
+        return False
+
+
+#: skip marker for tests that build the L5PC (``from conftest import needs_morphology``)
+needs_morphology = pytest.mark.skipif(not morphology_available(),
+                                      reason="cell1.asc not provided (python tools/download_morphology.py)")

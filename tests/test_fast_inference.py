@@ -18,6 +18,7 @@ import pytest
 from neuron_as_deep_net import evaluation as ev
 from neuron_as_deep_net import fast_inference as fi
 from neuron_as_deep_net import networks as nw
+from conftest import needs_morphology  # noqa: E402
 
 NUM_CHANNELS = 300
 NUM_DVT = 3
@@ -227,19 +228,9 @@ def test_fast_predict_fn_reuses_a_prepared_model(models):
 # ---------------------------------------------------------------- the benchmark script
 
 
-def morphology_available():
-    from neuron_as_deep_net.cells import l5pc
-
-    try:
-        l5pc.resolve_morphology()
-        return True
-    except (FileNotFoundError, ValueError):
-        return False
-
-
 @pytest.mark.neuron
 @pytest.mark.slow
-@pytest.mark.skipif(not morphology_available(), reason="cell1.asc not provided")
+@needs_morphology
 def test_surrogate_speed_bench_smoke(tmp_path, capsys):
     path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "surrogate_speed.py")
     spec = importlib.util.spec_from_file_location("surrogate_speed", path)

@@ -14,16 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE_FILES = glob.glob(os.path.join(ROOT, "..", "shared", "reference", "L5PC_NMDA_seed1234", "*.p"))
 
 
-def morphology_available():
-    try:
-        l5pc.resolve_morphology()
-        return True
-    except (FileNotFoundError, ValueError):
-        return False
-
-
-needs_morphology = pytest.mark.skipif(not morphology_available(),
-                                      reason="cell1.asc not provided (python tools/download_morphology.py)")
+from conftest import needs_morphology  # noqa: E402
 
 
 @pytest.fixture(scope="module")
