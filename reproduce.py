@@ -140,13 +140,17 @@ def ball_and_stick_stage(p, folder):
                  "--output-dir", folder]]
 
     def collect():
-        results = read_json(os.path.join(folder, "results.json"))
+        results = read_json(os.path.join(folder, "results.json"))  # ball_and_stick_experiment.py's summary
+        rows = results.get("rows", [])
         metrics = {}
         for cell in ("AMPA_point", "NMDA_cable"):
-            config_c = results.get(cell, {}).get("C", {})
+            config_c = next((row for row in rows if row.get("cell") == cell and row.get("config") == "C"), {})
             metrics[f"{cell} AUC"] = config_c.get("AUC")
-            metrics[f"{cell} TP @ 0.2 % FP"] = config_c.get("TP @ 0.2 % FP")
+            metrics[f"{cell} TP @ 0.2 % FP"] = config_c.get("TP @ 0.0020 FP")
             metrics[f"{cell} soma explained variance %"] = config_c.get("soma_explained_variance_percent")
+            by_config = results.get("auc_by_cell", {}).get(cell, {})
+            if by_config:
+                metrics[f"{cell} AUC per config"] = ", ".join(f"{c} {auc:.4f}" for c, auc in sorted(by_config.items()))
         return {"metrics": metrics, "notes": ["Measured values are for config C (the published one); the bar "
                                               "plot and results.csv hold configs A-E."]}
 

@@ -13,6 +13,7 @@ sys.path.insert(0, ROOT)
 
 import reproduce  # noqa: E402
 from neuron_as_deep_net import report  # noqa: E402
+from conftest import needs_morphology  # noqa: E402
 
 # a 1x1 PNG
 PNG_BYTES = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
@@ -99,3 +100,26 @@ def test_report_formatting():
     assert report.format_command(["python", "a b.py", "--x", 1]) == "python 'a b.py' --x 1"
     stage = {"key": "ball_and_stick", "metrics": {"NMDA_cable AUC": 0.97123}}
     assert report.metric_rows(stage) == [("NMDA_cable AUC", "0.9712", "0.97555 (config C)", "tutorial, config C")]
+
+
+@pytest.mark.slow
+@pytest.mark.neuron
+@needs_morphology
+def test_smoke_preset_runs_every_stage_end_to_end(tmp_path):
+    """The CI version of the one-command reproduction: every real stage at the smoke scale, as a user runs it."""
+    out = tmp_path / "out"
+    completed = subprocess.run([sys.executable, "reproduce.py", "--preset", "smoke", "--output-dir", str(out)],
+                               cwd=ROOT, capture_output=True, text=True, timeout=1500)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    for stage in reproduce.stages:
+        record = json.load(open(out / stage / reproduce.RECORD_NAME))
+        assert record["status"] == "done", stage
+        assert record["figures"], f"stage {stage} produced no figure"
+    markdown = (out / "REPORT.md").read_text()
+    # every stage's metrics are measured numbers (none missing), beside the published ones
+    assert "| AMPA_point AUC | " in markdown and "0.99904 (config C)" in markdown
+    assert "| None |" not in markdown and "| nan |" not in markdown
+    ball_and_stick = json.load(open(out / "ball_and_stick" / reproduce.RECORD_NAME))["metrics"]
+    assert 0.0 <= ball_and_stick["AMPA_point AUC"] <= 1.0 and "A " in ball_and_stick["AMPA_point AUC per config"]
+    html_text = (out / "REPORT.html").read_text()
+    assert html_text.count("data:image/png;base64,") >= len(reproduce.stages)
