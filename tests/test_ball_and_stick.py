@@ -352,3 +352,24 @@ def test_experiment_script_smoke(tmp_path):
     again = script.main(["--preset", "smoke", "--cells", "AMPA_point", "--num-repeats-per-cell", "1",
                          "--configs", "A,B", "--output-dir", str(out)])
     assert [row["AUC"] for row in again["rows"]] == [row["AUC"] for row in summary["rows"]]
+
+
+def test_comparison_names_the_smallest_network_that_beats_the_reference():
+    import compare_twin_architectures as compare
+
+    rows = [{"model": "TCN:D", "AUC": 0.97, "num_params": 922380, "inference_ms_per_simulation": 90.0,
+             "peak_memory_mb": 900.0},
+            {"model": "ELM", "AUC": 0.975, "num_params": 19564, "inference_ms_per_simulation": 400.0,
+             "peak_memory_mb": 800.0},
+            {"model": "TCN:C", "AUC": 0.98, "num_params": 189644, "inference_ms_per_simulation": 30.0,
+             "peak_memory_mb": 850.0},
+            {"model": "TCN:A", "AUC": 0.90, "num_params": 17612, "inference_ms_per_simulation": 5.0,
+             "peak_memory_mb": 700.0}]
+    winners = compare.smallest_beating(rows, 0.97)
+    # TCN:A is smaller and faster than everything but does not beat the reference; D does not beat itself
+    assert {measure: row["model"] for measure, row in winners.items()} == {
+        "parameters": "ELM", "inference time": "TCN:C", "peak memory": "ELM"}
+    assert all(row is None for row in compare.smallest_beating(rows, 0.99).values())
+    assert compare.split_model("TCN:C") == ("TCN", "C") and compare.split_model("ELM") == ("ELM", None)
+    with pytest.raises(ValueError, match="needs its config"):
+        compare.split_model("TCN")

@@ -1,0 +1,194 @@
+"""Bonus (b) of the ball-and-stick assignment: can another architecture beat the largest TCN, and cheaper?
+
+Trains (or reuses) twins of one cell with ``train_DNN_twin_of_BS_neuron.py`` -- the TCN configs and the
+alternatives of spec §4 (ResNet-TCN, ELM, Transformer) -- each in its own process, then measures each one's
+inference time for one test simulation (one 8128-ms window, batch 1, median of repeats, after a warm-up call)
+and writes a table per cell: test AUC, parameter count, inference time and peak memory (the peak resident
+memory of the process that trained and tested it), naming the smallest network that beats the largest TCN
+(the reference, default config D) on test AUC by each measure.
+
+    python compare_twin_architectures.py --preset quick --data-dir OUT/BS/data --models-dir OUT/BS/models --output-dir OUT/BS/compare
+    python compare_twin_architectures.py --data-dir OUT/BS/data --models-dir OUT/BS/models --output-dir OUT/BS/compare   # tutorial scale
+    python compare_twin_architectures.py --help
+
+Twins already trained with the same run name (for example by ``ball_and_stick_experiment.py`` into the same
+models folder) are reused, so an interrupted comparison resumes. Writes ``comparison.csv``,
+``comparison.json`` and ``comparison.md`` into the output folder.
+"""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# -----------------------------------------------------------------------------
+# data and twins
+data_dir = "output/ball_and_stick/data"  # root holding the datasets (create_dataset_BS_neuron.py's output dir)
+cells = ["NMDA_cable"]  # the "complex" cell of the assignment; add AMPA_point for both
+models = ["TCN:A", "TCN:B", "TCN:C", "TCN:D", "TCN:E", "ResNetTCN", "ELM", "Transformer"]  # TCN:<config> | type
+reference_model = "TCN:D"  # the largest TCN, the one to beat
+models_dir = "output/ball_and_stick/models"  # trained twins (<cell>/<run name>/), shared with the experiment
+# training (passed to train_DNN_twin_of_BS_neuron.py; its own presets apply through script_preset)
+script_preset = ""  # '' = the train script's defaults (tutorial scale) | quick | smoke
+random_seed = 0  # weights and windows
+# inference timing
+timing_window_ms = 8128  # one test simulation, as evaluated
+timing_repeats = 5  # median of this many calls after one warm-up call
+# output
+output_dir = "output/ball_and_stick/compare"  # comparison.csv / .json / .md
+# -----------------------------------------------------------------------------
+
+PRESETS = {
+    "full": {},
+    "quick": {"script_preset": "quick"},
+    "smoke": {"script_preset": "smoke", "models": ["TCN:A", "ELM"], "reference_model": "TCN:A",
+              "timing_repeats": 2, "timing_window_ms": 512},
+}
+COLUMNS = ["cell", "model", "model_name", "num_params", "AUC", "TP @ 0.0020 FP", "soma_explained_variance_percent",
+           "inference_ms_per_simulation", "peak_memory_mb", "training_sec", "beats_reference"]
+MEASURES = {"parameters": "num_params", "inference time": "inference_ms_per_simulation",
+            "peak memory": "peak_memory_mb"}
+
+
+def split_model(spec):
+    """'TCN:C' -> ('TCN', 'C'); 'ELM' -> ('ELM', None)."""
+    model_type, _, config = spec.partition(":")
+    if model_type == "TCN" and not config:
+        raise ValueError(f"a TCN needs its config, e.g. TCN:D (got {spec!r})")
+    return model_type, config or None
+
+
+def run_folder(models_dir, cell, spec):
+    """The train script's run folder of a twin (its default run name: <model name>__<type>_<config or type>)."""
+    from neuron_as_deep_net import networks
+
+    model_type, config = split_model(spec)
+    model = networks.build_ball_and_stick_twin(model_type, config or "C")
+    return os.path.join(models_dir, cell, f"{model.name}__{model_type}_{config or model_type}")
+
+
+def train_twin(p, cell, spec):
+    """Train and test one twin in its own process (clean peak-memory figure); returns its results.json."""
+    model_type, config = split_model(spec)
+    command = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                            "train_DNN_twin_of_BS_neuron.py"),
+               "--cell", cell, "--model-type", model_type, "--config", config or "C", "--data-dir", p.data_dir,
+               "--output-dir", p.models_dir, "--random-seed", str(p.random_seed)]
+    if p.script_preset:
+        command += ["--preset", p.script_preset]
+    print(f"\n==== {cell}: training {spec} ====\n$ {' '.join(command)}", flush=True)
+    completed = subprocess.run(command)
+    if completed.returncode != 0:
+        raise RuntimeError(f"training {spec} for {cell} failed (exit code {completed.returncode}); see the output "
+                           f"above, fix it and re-run the same command (finished twins are reused)")
+
+
+def inference_ms(folder, test_arrays, window_ms, repeats):
+    """Median wall time (ms) of one forward pass over one test simulation (batch 1), after a warm-up call."""
+    import numpy as np
+
+    from neuron_as_deep_net import networks, training
+
+    with open(os.path.join(folder, "model.json")) as handle:
+        description = json.load(handle)
+    model = networks.build_ball_and_stick_twin(description["model_type"], description["config"],
+                                               description["num_segments"])
+    model.load_weights(os.path.join(folder, description["weights"]))
+    window_ms = min(int(window_ms), test_arrays["spikes"].shape[1] - 2 * training.BS_WINDOW_MARGIN_MS - 1)
+    x, _ = training.scale_ball_and_stick_batch(
+        training.random_windows(test_arrays, np.random.default_rng(0), 1, window_ms))
+    model.predict_on_batch(x)  # warm-up: tracing
+    times = []
+    for _ in range(int(repeats)):
+        started = time.perf_counter()
+        model.predict_on_batch(x)
+        times.append(time.perf_counter() - started)
+    return 1000.0 * float(np.median(times))
+
+
+def smallest_beating(rows, reference_auc):
+    """For each measure, the row with the smallest value among those whose AUC beats the reference's."""
+    better = [row for row in rows if row["AUC"] > reference_auc]
+    return {measure: (min(better, key=lambda row: row[key]) if better else None) for measure, key in MEASURES.items()}
+
+
+def markdown_table(cell, rows, reference, winners):
+    """The per-cell table and the verdict lines, as markdown."""
+    lines = [f"### {cell} (reference: {reference['model']}, AUC {reference['AUC']:.4f})", "",
+             "| model | parameters | test AUC | TP @ 0.2 % FP | inference per simulation | peak memory | beats reference |",
+             "|---|---|---|---|---|---|---|"]
+    for row in sorted(rows, key=lambda row: row["num_params"]):
+        lines.append(f"| {row['model']} ({row['model_name']}) | {row['num_params']:,} | {row['AUC']:.4f} | "
+                     f"{row['TP @ 0.0020 FP']:.3f} | {row['inference_ms_per_simulation']:.1f} ms | "
+                     f"{row['peak_memory_mb']:.0f} MB | {'yes' if row['beats_reference'] else 'no'} |")
+    lines.append("")
+    for measure, row in winners.items():
+        lines.append(f"- smallest by {measure} that beats {reference['model']}: "
+                     + (f"**{row['model']}** ({row[MEASURES[measure]]:,.1f})" if row else "none"))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    from neuron_as_deep_net.config import configure, parameters_snapshot
+
+    p = configure(globals(), PRESETS, argv, description=__doc__)
+    started = time.time()
+    from neuron_as_deep_net import ball_and_stick_dataset, training
+    from neuron_as_deep_net.data_format import atomic_write
+
+    if p.reference_model not in p.models:
+        raise ValueError(f"--reference-model {p.reference_model} must be one of --models {p.models}")
+    os.makedirs(p.output_dir, exist_ok=True)
+    all_rows, sections = [], []
+    for cell in p.cells:
+        test = ball_and_stick_dataset.load_split(ball_and_stick_dataset.find_dataset_folder(p.data_dir, cell), "test")
+        rows = []
+        for spec in p.models:
+            folder = run_folder(p.models_dir, cell, spec)
+            if os.path.exists(os.path.join(folder, "results.json")):
+                print(f"reusing {folder}")
+            else:
+                train_twin(p, cell, spec)
+            with open(os.path.join(folder, "results.json")) as handle:
+                results = json.load(handle)
+            row = {key: results.get(key) for key in COLUMNS}
+            row.update({"cell": cell, "model": spec,
+                        "inference_ms_per_simulation": inference_ms(folder, test, p.timing_window_ms,
+                                                                    p.timing_repeats)})
+            print(f"{cell} {spec}: AUC {row['AUC']:.4f}, {row['num_params']:,} parameters, "
+                  f"{row['inference_ms_per_simulation']:.1f} ms per simulation, {row['peak_memory_mb']:.0f} MB",
+                  flush=True)
+            rows.append(row)
+        reference = next(row for row in rows if row["model"] == p.reference_model)
+        for row in rows:
+            row["beats_reference"] = bool(row["AUC"] > reference["AUC"])
+        winners = smallest_beating(rows, reference["AUC"])
+        sections.append(markdown_table(cell, rows, reference, winners))
+        all_rows += rows
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(all_rows)
+    with atomic_write(os.path.join(p.output_dir, "comparison.csv"), "w") as handle:
+        handle.write(buffer.getvalue())
+    text = (f"## Twin architectures vs the largest TCN\n\nTimings on {os.cpu_count()} logical cores, batch 1, one "
+            f"{p.timing_window_ms}-ms window; peak memory = peak resident memory of the process that trained and "
+            f"tested the twin (twins reused from ball_and_stick_experiment.py share that process's peak, an upper "
+            f"bound).\n\n"
+            + "\n".join(sections))
+    with atomic_write(os.path.join(p.output_dir, "comparison.md"), "w") as handle:
+        handle.write(text)
+    training.write_json(os.path.join(p.output_dir, "comparison.json"),
+                        {"rows": all_rows, "params": parameters_snapshot(p), "runtime_sec": time.time() - started})
+    print("\n" + text)
+    return all_rows
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
