@@ -56,16 +56,21 @@ def run_ours(simulation_inputs, morphology_path, solver, workers):
     return [result for result, _ in outputs]
 
 
-def identical(first, second):
-    """Every array and dict of two lists of simulation dicts is equal."""
-    for a, b in zip(first, second):
+def differences(first, second):
+    """The entries in which two lists of simulation dicts differ: [(simulation, key, how)] (empty = identical)."""
+    found = []
+    for index, (a, b) in enumerate(zip(first, second)):
         for key in a:
             if isinstance(a[key], np.ndarray):
-                if not np.array_equal(a[key], b[key]):
-                    return False
+                if a[key].shape != b[key].shape:
+                    found.append((index, key, f"shape {a[key].shape} vs {b[key].shape}"))
+                elif not np.array_equal(a[key], b[key]):
+                    unequal = a[key] != b[key]
+                    largest = np.abs(a[key].astype(np.float64) - b[key].astype(np.float64)).max()
+                    found.append((index, key, f"{int(unequal.sum())} of {a[key].size} values, largest {largest:.3g}"))
             elif a[key] != b[key]:
-                return False
-    return True
+                found.append((index, key, "differs"))
+    return found
 
 
 def fidelity(reference, candidate):
@@ -116,13 +121,16 @@ def main(argv=None):
     timings["c"] = time.time() - started
 
     rates = {key: simulated_seconds / value for key, value in timings.items()}
-    same = identical(original, faithful)
+    differing = differences(original, faithful)
+    same = not differing
     spike_match, soma_rmse = fidelity(faithful, fast)
     print(f"{p.num_simulations} simulations x {p.sim_duration_sec:g} s, {num_workers} workers")
     print(f"(a) original approach (1 process, rebuild per sim, CVODE): {timings['a']:.1f} s, {rates['a']:.4f} sim-s/wall-s")
     print(f"(b) ours, faithful (CVODE, {num_workers} workers):            {timings['b']:.1f} s, {rates['b']:.4f} sim-s/wall-s")
     print(f"(c) ours, fast (fixed dt 0.025 ms, {num_workers} workers):     {timings['c']:.1f} s, {rates['c']:.4f} sim-s/wall-s")
     print(f"b/a = {rates['b'] / rates['a']:.2f}x, c/a = {rates['c'] / rates['a']:.2f}x; (b) identical to (a): {same}")
+    for index, key, how in differing:
+        print(f"  (b) vs (a), simulation {index}, {key}: {how}")
     print(f"fidelity of (c) vs (b): {100 * spike_match:.1f}% of spikes within +-2 ms, clipped soma RMSE {soma_rmse:.3f} mV")
     print(f"faithful_ratio={rates['b'] / rates['a']:.2f} fast_ratio={rates['c'] / rates['a']:.2f} "
           f"fast_spike_match={spike_match:.3f} fast_soma_rmse_mV={soma_rmse:.3f}")

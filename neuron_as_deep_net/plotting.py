@@ -798,7 +798,10 @@ def plot_auc_bars(auc_by_cell, configs, reference=None, title="test spike AUC of
                 ax.plot([xi - width / 2, xi + width / 2], [value, value], color="k", lw=1.5)
                 all_values.append(value)
     low = min(all_values) if all_values else 0.5
-    ax.set_ylim(max(0.5, low - 0.3 * (1.0 - low) - 0.005), 1.0 + 0.25 * (1.0 - low) + 0.002)
+    # chance (0.5) stays in view and a bar below it is still drawn; the top leaves room for the value labels
+    bottom = min(0.45, np.floor(low * 20) / 20 - 0.05) if low < 0.55 else max(0.5, low - 0.3 * (1.0 - low) - 0.005)
+    ax.set_ylim(bottom, 1.0 + 0.3 * (1.0 - bottom) + 0.002)
+    ax.axhline(0.5, color="0.5", lw=0.8, ls=":")
     ax.set_xticks(positions)
     ax.set_xticklabels(configs)
     ax.set_xlabel("TCN config")
@@ -808,7 +811,7 @@ def plot_auc_bars(auc_by_cell, configs, reference=None, title="test spike AUC of
     if reference:
         handles.append(Line2D([], [], color="k", lw=1.5))
         labels.append("tutorial (config C)")
-    ax.legend(handles, labels, loc="lower right", fontsize=8)
+    ax.legend(handles, labels, loc="upper right", fontsize=8, ncol=len(handles))
     ax.grid(axis="y", alpha=0.3)
     return fig
 

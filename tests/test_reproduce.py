@@ -111,10 +111,13 @@ def test_smoke_preset_runs_every_stage_end_to_end(tmp_path):
     completed = subprocess.run([sys.executable, "reproduce.py", "--preset", "smoke", "--output-dir", str(out)],
                                cwd=ROOT, capture_output=True, text=True, timeout=1500)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    for stage in reproduce.stages:
+    every_stage = ["integrate_and_fire", "ball_and_stick", "l5pc_dataset", "l5pc_training", "l5pc_evaluation",
+                   "l5pc_figures"]
+    for stage in every_stage:
         record = json.load(open(out / stage / reproduce.RECORD_NAME))
         assert record["status"] == "done", stage
-        assert record["figures"], f"stage {stage} produced no figure"
+        if stage not in ("l5pc_dataset", "l5pc_training"):  # the two stages that make data, not figures
+            assert record["figures"], f"stage {stage} produced no figure"
     markdown = (out / "REPORT.md").read_text()
     # every stage's metrics are measured numbers (none missing), beside the published ones
     assert "| AMPA_point AUC | " in markdown and "0.99904 (config C)" in markdown
@@ -122,4 +125,4 @@ def test_smoke_preset_runs_every_stage_end_to_end(tmp_path):
     ball_and_stick = json.load(open(out / "ball_and_stick" / reproduce.RECORD_NAME))["metrics"]
     assert 0.0 <= ball_and_stick["AMPA_point AUC"] <= 1.0 and "A " in ball_and_stick["AMPA_point AUC per config"]
     html_text = (out / "REPORT.html").read_text()
-    assert html_text.count("data:image/png;base64,") >= len(reproduce.stages)
+    assert html_text.count("data:image/png;base64,") >= len(every_stage) - 2
