@@ -117,6 +117,12 @@ def smallest_beating(rows, reference_auc):
     return {measure: (min(better, key=lambda row: row[key]) if better else None) for measure, key in MEASURES.items()}
 
 
+def format_measure(measure, value):
+    """'17,612 parameters', '8.1 ms', '794 MB'."""
+    return {"parameters": f"{int(value):,} parameters", "inference time": f"{value:.1f} ms",
+            "peak memory": f"{value:.0f} MB"}[measure]
+
+
 def markdown_table(cell, rows, reference, winners):
     """The per-cell table and the verdict lines, as markdown."""
     lines = [f"### {cell} (reference: {reference['model']}, AUC {reference['AUC']:.4f})", "",
@@ -129,7 +135,7 @@ def markdown_table(cell, rows, reference, winners):
     lines.append("")
     for measure, row in winners.items():
         lines.append(f"- smallest by {measure} that beats {reference['model']}: "
-                     + (f"**{row['model']}** ({row[MEASURES[measure]]:,.1f})" if row else "none"))
+                     + (f"**{row['model']}** ({format_measure(measure, row[MEASURES[measure]])})" if row else "none"))
     return "\n".join(lines) + "\n"
 
 
