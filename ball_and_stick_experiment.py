@@ -87,7 +87,7 @@ def main(argv=None):
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
     started = time.time()
-    from neuron_as_deep_net import ball_and_stick_dataset, networks, plotting, simulation_runs, training
+    from neuron_as_deep_net import ball_and_stick_dataset, models_io, networks, plotting, simulation_runs, training
     from neuron_as_deep_net.cells import ball_and_stick
     from neuron_as_deep_net.data_format import atomic_write
 
@@ -118,7 +118,7 @@ def main(argv=None):
             t0 = time.time()
             depth, width, kernel = networks.BALL_AND_STICK_TCN_CONFIGS[config]
             name = f"TCN_D_{depth + 1}_W_{width}_T_{networks.tcn_receptive_field(depth, kernel)}"
-            results_path = os.path.join(models_dir, cell, f"{name}__TCN_{config}", "results.json")
+            results_path = os.path.join(models_dir, cell, networks.twin_run_name(name, "TCN", config), "results.json")
             if os.path.exists(results_path):
                 print(f"reusing {results_path}")
                 with open(results_path) as handle:
@@ -145,8 +145,8 @@ def main(argv=None):
     for cell in p.cells:
         for config in [c for c in ("A", "B") if c in p.configs]:
             row = next(r for r in rows if r["cell"] == cell and r["config"] == config)
-            model = networks.build_ball_and_stick_config(config)
-            model.load_weights(os.path.join(models_dir, cell, f"{row['model_name']}__TCN_{config}", "best.weights.h5"))
+            model = models_io.load_ball_and_stick_twin(
+                os.path.join(models_dir, cell, networks.twin_run_name(row["model_name"], "TCN", config)))
             kernels[f"{cell} {config}"] = model.get_layer("layer_1").kernel.numpy()
     if kernels:
         figure_paths += plotting.save_figure(plotting.plot_first_layer_heatmaps(kernels), p.output_dir,

@@ -64,12 +64,12 @@ def split_model(spec):
 
 
 def run_folder(models_dir, cell, spec):
-    """The train script's run folder of a twin (its default run name: <model name>__<type>_<config or type>)."""
+    """The train script's run folder of a twin (its default run name, networks.twin_run_name)."""
     from neuron_as_deep_net import networks
 
     model_type, config = split_model(spec)
-    model = networks.build_ball_and_stick_twin(model_type, config or "C")
-    return os.path.join(models_dir, cell, f"{model.name}__{model_type}_{config or model_type}")
+    model_name = networks.build_ball_and_stick_twin(model_type, config or "C").name
+    return os.path.join(models_dir, cell, networks.twin_run_name(model_name, model_type, config))
 
 
 def train_twin(p, cell, spec):
@@ -92,16 +92,11 @@ def inference_ms(folder, test_arrays, window_ms, repeats):
     """Median wall time (ms) of one forward pass over one test simulation (batch 1), after a warm-up call."""
     import numpy as np
 
-    from neuron_as_deep_net import networks, training
+    from neuron_as_deep_net import models_io, training
 
-    with open(os.path.join(folder, "model.json")) as handle:
-        description = json.load(handle)
-    model = networks.build_ball_and_stick_twin(description["model_type"], description["config"],
-                                               description["num_segments"])
-    model.load_weights(os.path.join(folder, description["weights"]))
-    window_ms = min(int(window_ms), test_arrays["spikes"].shape[1] - 2 * training.BS_WINDOW_MARGIN_MS - 1)
-    x, _ = training.scale_ball_and_stick_batch(
-        training.random_windows(test_arrays, np.random.default_rng(0), 1, window_ms))
+    model = models_io.load_ball_and_stick_twin(folder)
+    x, _ = training.scale_ball_and_stick_batch(training.random_windows(
+        test_arrays, np.random.default_rng(0), 1, training.fitting_window_ms(test_arrays, window_ms)))
     model.predict_on_batch(x)  # warm-up: tracing
     times = []
     for _ in range(int(repeats)):

@@ -91,7 +91,7 @@ def main(argv=None):
     model = networks.build_ball_and_stick_twin(p.model_type, p.config, num_segments)
     num_params = int(model.count_params())
     tag = p.config if p.model_type == "TCN" else p.model_type
-    run_dir = os.path.join(p.output_dir, p.cell, p.run_name or f"{model.name}__{p.model_type}_{tag}")
+    run_dir = os.path.join(p.output_dir, p.cell, p.run_name or networks.twin_run_name(model.name, p.model_type, p.config))
     os.makedirs(run_dir, exist_ok=True)
     print(f"model {model.name} ({p.model_type} {tag}): {num_params:,} parameters -> {run_dir}")
 

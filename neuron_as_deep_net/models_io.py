@@ -262,3 +262,15 @@ def save_best_model_copy(model, name, best_models_dir, training_pickle, evaluati
         with open(source, "rb") as src, atomic_write(paths[kind]) as dst:
             shutil.copyfileobj(src, dst)
     return paths
+
+
+def load_ball_and_stick_twin(run_dir):
+    """A trained ball-and-stick twin from its run folder: rebuilt as model.json describes, with its best weights."""
+    from . import networks
+
+    with open(os.path.join(run_dir, "model.json")) as handle:
+        description = json.load(handle)
+    model = networks.build_ball_and_stick_twin(description["model_type"], description["config"],
+                                               description["num_segments"])
+    model.load_weights(os.path.join(run_dir, description["weights"]))
+    return model

@@ -418,6 +418,11 @@ def build_ball_and_stick_twin(model_type, config="C", num_segments=BALL_AND_STIC
     return builders[model_type](num_segments=num_segments)
 
 
+def twin_run_name(model_name, model_type, config=None):
+    """The run folder of a trained twin: <model name>__TCN_<config>, or <model name>__<type>_<type> for the others."""
+    return f"{model_name}__{model_type}_{config if model_type == 'TCN' else model_type}"
+
+
 ALTERNATIVE_TWIN_BUILDERS = {}  # filled below: 'ResNetTCN', 'ELM', 'Transformer'
 
 

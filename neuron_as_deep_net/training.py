@@ -888,11 +888,16 @@ class BallAndStickSchedule(keras.callbacks.Callback):
             self.model.set_weights(self.best_weights)
 
 
+def fitting_window_ms(arrays, window_ms):
+    """The window, shortened if needed to fit between the start and end margins of the arrays' simulations."""
+    return min(int(window_ms), arrays["spikes"].shape[1] - 2 * BS_WINDOW_MARGIN_MS - 1)
+
+
 def fixed_validation_windows(valid_arrays, window_ms, windows_per_file=1, seed=12345):
     """Validation windows drawn once (seeded) so that every epoch is compared on the same data."""
-    num_sims, num_ms = valid_arrays["spikes"].shape
-    window_ms = min(int(window_ms), num_ms - 2 * BS_WINDOW_MARGIN_MS - 1)
-    batch = random_windows(valid_arrays, np.random.default_rng(seed), num_sims * windows_per_file, window_ms)
+    num_sims = valid_arrays["spikes"].shape[0]
+    batch = random_windows(valid_arrays, np.random.default_rng(seed), num_sims * windows_per_file,
+                           fitting_window_ms(valid_arrays, window_ms))
     return scale_ball_and_stick_batch(batch)
 
 
@@ -909,7 +914,7 @@ def train_ball_and_stick_twin(model, train_arrays, valid_arrays, num_epochs, ste
         raise ValueError(f"need warm-up ({warmup_epochs}) and cool-down ({cooldown_epochs}) epochs >= 0 with their sum "
                          f"at most num_epochs ({num_epochs}); warm-up 0 = no warm-up and the initial loss weights")
     num_segments = train_arrays["branch_v"].shape[-1]
-    train_window_ms = min(int(train_window_ms), train_arrays["spikes"].shape[1] - 2 * BS_WINDOW_MARGIN_MS - 1)
+    train_window_ms = fitting_window_ms(train_arrays, train_window_ms)
     losses = compile_ball_and_stick_model(model, learning_rate, weight_decay, clip_norm, steps_per_epoch, num_epochs,
                                           warmup_epochs, cooldown_epochs)
     valid_x, valid_targets = fixed_validation_windows(valid_arrays, valid_window_ms)
