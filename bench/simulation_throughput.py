@@ -2,9 +2,11 @@
 
 Same short inputs for all three, measured as simulated seconds per wall second:
   (a) the original's approach: one process, CVODE, the cell and its synapses rebuilt for every simulation,
-      events pushed from Python at initialisation;
+      events pushed from Python at initialisation, each run stopped by ``continuerun`` as the process's
+      history says (the last step of the previous run, see L5PCSimulator.simulate);
   (b) our faithful default: CVODE, all workers, each worker builds the cell once and reuses it;
-  (c) our fast mode: fixed step dt = 0.025 ms (cache_efficient, recording only on the output grids), all workers.
+  (c) our fast mode (--solver fast): fixed step dt = 0.05 ms with Crank-Nicolson (secondorder 2),
+      cache_efficient, all workers; ``--fast-solver fixed`` measures dt = 0.025 ms backward Euler instead.
 Prints the ratios b/a and c/a, checks that (b) equals (a) array for array, and the fidelity of (c) against (b).
 
     python bench/simulation_throughput.py                       # 4 simulations of 1 s
@@ -25,6 +27,7 @@ random_seed = 1234  # input draws (the original's generator)
 num_simulations = 4  # per approach
 sim_duration_sec = 1.0  # per simulation
 workers = 0  # for (b) and (c); 0 = all cores
+fast_solver = "fast"  # (c): fast (dt 0.05 ms, Crank-Nicolson) | fixed (dt 0.025 ms, backward Euler)
 morphology = None  # path of cell1.asc (else $L5PC_MORPHOLOGY, else the default location)
 # -----------------------------------------------------------------------------
 
@@ -37,7 +40,7 @@ def run_original_approach(simulation_inputs, morphology_path):
 
     results = []
     for ex, inh, duration_ms in simulation_inputs:
-        simulator = L5PCSimulator(morphology_path, solver="cvode")
+        simulator = L5PCSimulator(morphology_path, solver="cvode", stop_like_this_process=True)
         results.append(simulator.simulate(ex, inh, duration_ms)[0])
         simulator.close()
     return results
@@ -46,14 +49,14 @@ def run_original_approach(simulation_inputs, morphology_path):
 def run_ours(simulation_inputs, morphology_path, solver, workers):
     """(b)/(c): our runner, with its workers, one cell per worker."""
     from neuron_as_deep_net import simulation_runs
-    from neuron_as_deep_net.cells.l5pc import L5PCSimulator
+    from neuron_as_deep_net.cells.l5pc import L5PCSimulator, apply_original_stops
 
     config = dict(morphology_path=morphology_path, solver=solver)
     with tempfile.TemporaryDirectory() as folder:
         checkpoints = simulation_runs.ChunkCheckpoints(os.path.join(folder, "chunks"), {"bench": solver})
         outputs = simulation_runs.run_simulations(simulation_inputs, L5PCSimulator, config, {}, checkpoints,
                                                   chunk_size=1, workers=workers, description=f"ours ({solver})")
-    return [result for result, _ in outputs]
+    return apply_original_stops([result for result, _ in outputs], simulation_inputs[0][2])
 
 
 def differences(first, second):
@@ -91,7 +94,7 @@ def fidelity(reference, candidate):
 
 def main(argv=None):
     from neuron_as_deep_net import inputs, simulation_runs
-    from neuron_as_deep_net.cells.l5pc import L5PCCell, resolve_morphology
+    from neuron_as_deep_net.cells.l5pc import SOLVERS, L5PCCell, resolve_morphology
     from neuron_as_deep_net.config import configure
     from neuron_as_deep_net.data_format import binary_to_dict
 
@@ -117,7 +120,7 @@ def main(argv=None):
     faithful = run_ours(simulation_inputs, morphology_path, "cvode", num_workers)
     timings["b"] = time.time() - started
     started = time.time()
-    fast = run_ours(simulation_inputs, morphology_path, "fixed", num_workers)
+    fast = run_ours(simulation_inputs, morphology_path, p.fast_solver, num_workers)
     timings["c"] = time.time() - started
 
     rates = {key: simulated_seconds / value for key, value in timings.items()}
@@ -127,7 +130,8 @@ def main(argv=None):
     print(f"{p.num_simulations} simulations x {p.sim_duration_sec:g} s, {num_workers} workers")
     print(f"(a) original approach (1 process, rebuild per sim, CVODE): {timings['a']:.1f} s, {rates['a']:.4f} sim-s/wall-s")
     print(f"(b) ours, faithful (CVODE, {num_workers} workers):            {timings['b']:.1f} s, {rates['b']:.4f} sim-s/wall-s")
-    print(f"(c) ours, fast (fixed dt 0.025 ms, {num_workers} workers):     {timings['c']:.1f} s, {rates['c']:.4f} sim-s/wall-s")
+    print(f"(c) ours, {p.fast_solver} ({SOLVERS[p.fast_solver]}, {num_workers} workers): "
+          f"{timings['c']:.1f} s, {rates['c']:.4f} sim-s/wall-s")
     print(f"b/a = {rates['b'] / rates['a']:.2f}x, c/a = {rates['c'] / rates['a']:.2f}x; (b) identical to (a): {same}")
     for index, key, how in differing:
         print(f"  (b) vs (a), simulation {index}, {key}: {how}")

@@ -36,7 +36,7 @@ sim_duration_ms = 6000  # network input per simulation
 # NEURON
 run_neuron = True  # time NEURON (false: use neuron_seconds_per_sim instead)
 neuron_duration_ms = 6000  # simulated by NEURON, then scaled to sim_duration_ms (a full 6 s takes ~2 min)
-neuron_solver = "cvode"  # cvode (the faithful default) | fixed (dt 0.025 ms)
+neuron_solver = "cvode"  # cvode (the faithful default) | fixed (dt 0.025 ms) | fast (dt 0.05 ms)
 neuron_seconds_per_sim = 0.0  # used when run_neuron is false: wall seconds of one sim_duration_ms simulation
 morphology = ""  # path of cell1.asc; empty = $L5PC_MORPHOLOGY or the default location
 # model
@@ -135,6 +135,7 @@ def main(argv=None):
         inh_spikes = X[0, :duration, num_segments:].T
         cpu = time.process_time()
         result, timings = simulator.simulate_from_binary(ex_spikes, inh_spikes, collect_dvts=True)
+        l5pc.apply_original_stops([result], duration)
         neuron_cpu_seconds = (time.process_time() - cpu) * p.sim_duration_ms / duration  # incl. collection
         neuron_seconds = timings["simulation_sec"] * p.sim_duration_ms / duration
         print(f"(a) NEURON {p.neuron_solver}: {duration} ms simulated in {timings['simulation_sec']:.2f} s "

@@ -4,7 +4,8 @@ The parent draws every input first (in the original's random order), cuts the si
 fixed size, and hands chunks to workers. Each worker process builds its simulator (cell + synapses) once and
 reuses it for every chunk it receives. Finished chunks are written atomically to a checkpoint folder, so a
 restarted run with the same arguments skips them; results do not depend on the number of workers because a
-simulation depends only on its own inputs.
+simulation depends only on its own inputs (what depended on the order of runs in the original's single
+process, the end of a CVODE run, is applied afterwards in file order: ``l5pc.apply_original_stops``).
 
 Backends: ``workers == 1`` runs in this process; ``workers > 1`` uses a spawn-context process pool;
 ``dask_scheduler`` sends the chunks to a Dask distributed cluster (any machine that can import this package).

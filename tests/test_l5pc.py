@@ -138,18 +138,38 @@ import glob, json, sys
 import numpy as np
 from neuron_as_deep_net.cells.l5pc import L5PCSimulator
 from neuron_as_deep_net.data_format import load_experiment
-duration_ms = float(sys.argv[2])
+duration_ms, solver = float(sys.argv[2]), sys.argv[3]
 reference = load_experiment(sys.argv[1])["Results"]["listOfSingleSimulationDicts"][0]
 def before(spike_times):
     return {k: [t for t in v if t < duration_ms] for k, v in spike_times.items()}
-ours, _ = L5PCSimulator().simulate(before(reference["exInputSpikeTimes"]), before(reference["inhInputSpikeTimes"]),
-                                   duration_ms)
-counts = {}
+simulator = L5PCSimulator(solver=solver)
+ours, _ = simulator.simulate(before(reference["exInputSpikeTimes"]), before(reference["inhInputSpikeTimes"]),
+                             duration_ms)
+report = {"dt": simulator.h.dt, "secondorder": simulator.h.secondorder,
+          "spikes": ours["outputSpikeTimes"].astype(float).tolist(),
+          "reference_spikes": [float(t) for t in reference["outputSpikeTimes"] if t < duration_ms]}
 for key in ("somaVoltageHighRes", "nexusVoltageHighRes", "dendriticVoltagesLowRes"):
     expected = reference[key][..., :ours[key].shape[-1]]
-    counts[key] = [int((ours[key] != expected).sum()), int(expected.size)]
-print(json.dumps(counts))
+    report[key] = [int((ours[key] != expected).sum()), int(expected.size)]
+    clipped = [np.minimum(a.astype(float), -55) for a in (ours[key], expected)]
+    report[key + "_rmse"] = float(np.sqrt(np.mean((clipped[0] - clipped[1]) ** 2)))
+print(json.dumps(report))
 """
+
+
+def run_reference_prefix(duration_ms, solver):
+    """Simulate the first ``duration_ms`` of reference simulation 0 in a fresh process; compare with it.
+
+    A fresh process, so that CVODE integrates this one cell alone (its error norm spans all cells present).
+    """
+    import json
+    import subprocess
+    import sys
+
+    completed = subprocess.run([sys.executable, "-c", REFERENCE_PREFIX_SCRIPT, REFERENCE_FILES[0], str(duration_ms),
+                                solver], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 @needs_morphology
@@ -157,19 +177,116 @@ print(json.dumps(counts))
 def test_cvode_run_is_bit_identical_to_reference():
     """The first 60 ms of reference simulation 0, default CVODE: every float16 sample equals the original's.
 
-    A fresh process, so that CVODE integrates this one cell alone (its error norm spans all cells present).
     Any difference in geometry, distributions or mechanisms shows up here as float16 mismatches.
     """
+    report = run_reference_prefix(60, "cvode")
+    assert report["dendriticVoltagesLowRes"] == [0, 639 * 60]
+    assert report["somaVoltageHighRes"] == [0, 480] and report["nexusVoltageHighRes"] == [0, 480]
+
+
+@needs_morphology
+@pytest.mark.skipif(not REFERENCE_FILES, reason="../shared/reference not present")
+def test_fast_solver_follows_reference_through_first_spike():
+    """--solver fast (dt 0.05 ms, Crank-Nicolson): the first 200 ms of reference simulation 0, spike included.
+
+    Over the whole 2 x 6 s reference it matched 35 of 37 spikes within 2 ms with a clipped soma RMSE of 0.24 mV
+    (README); here the first spike (146.1 ms) and the subthreshold traces are checked.
+    """
+    report = run_reference_prefix(200, "fast")
+    assert report["dt"] == l5pc.FAST_DT_MS == 0.05 and report["secondorder"] == 2
+    assert report["reference_spikes"] == [pytest.approx(146.1, abs=0.1)]
+    assert len(report["spikes"]) == 1 and report["spikes"][0] == pytest.approx(146.1, abs=0.2)
+    assert report["somaVoltageHighRes_rmse"] < 0.15  # measured 0.078 mV (fixed dt 0.025 ms: 0.116)
+    assert report["dendriticVoltagesLowRes_rmse"] < 0.1  # measured 0.052 mV (fixed: 0.066)
+    assert report["somaVoltageHighRes"][0] > 0  # not the CVODE trace: a different integrator ran
+
+
+def _deferred_result(step_times, soma, duration_ms):
+    """A result as a deferred-stop CVODE run gives it: traces from every step before T, plus the tail."""
+    grids = {"high": np.arange(0, duration_ms, 0.125), "low": np.arange(0, duration_ms)}
+    recorded = step_times < duration_ms
+    full = {name: np.interp(grid, step_times[recorded], soma[recorded]) for name, grid in grids.items()}
+    tail = step_times[recorded] >= duration_ms - l5pc.CVODE_TAIL_MS
+    spikes = grids["high"][l5pc.detect_spikes(full["high"])]
+    result = {"somaVoltageHighRes": full["high"].astype(np.float16), "somaVoltageLowRes": full["low"].astype(np.float16),
+              "unroundedOutputSpikeTimes": spikes, "outputSpikeTimes": spikes.astype(np.float16),
+              "cvodeTail": {"stepTimes": step_times[recorded][tail], "soma": soma[recorded][tail],
+                            "nexus": soma[recorded][tail],
+                            "stepSizes": np.diff(step_times, prepend=0.0)[recorded][tail],
+                            "finalTime": float(step_times[~recorded][0]),
+                            "finalStepSize": float(np.diff(step_times)[recorded.sum() - 1])}}
+    return result, grids
+
+
+def test_original_stop_cuts_where_continuerun_would_have():
+    """apply_original_stop: samples before T - previous_dt / 2 only (np.interp's clamp after), the size of the
+    step that ended the original's run returned, and a spike peak that only the longer run saw removed."""
+    duration_ms = 50
+    step_times = np.r_[np.arange(0.0, 48.9, 0.3), 49.0, 49.2, 49.55, 49.9, 50.3]
+    soma = -70 + 0.01 * step_times
+    soma[step_times == 49.55] = 10.0  # a peak the original sees only if it stops after 49.55
+    # previous_dt 0.5 keeps the peak's step as the last: the grid after it is clamped flat, so no peak either
+    for previous_dt, last_kept, expected_dt, expect_spike in [(0.025, 49.9, 0.4, True), (0.5, 49.55, 0.35, False),
+                                                              (1.0, 49.2, 0.35, False)]:
+        result, grids = _deferred_result(step_times, soma, duration_ms)
+        assert len(result["unroundedOutputSpikeTimes"]) == 1  # the uncut run sees the peak
+        final_dt = l5pc.apply_original_stop(result, previous_dt, duration_ms)
+        assert final_dt == pytest.approx(expected_dt) and "cvodeTail" not in result
+        kept = step_times <= last_kept
+        for name, key in (("high", "somaVoltageHighRes"), ("low", "somaVoltageLowRes")):
+            expected = np.interp(grids[name], step_times[kept], soma[kept]).astype(np.float16)
+            np.testing.assert_array_equal(result[key], expected)
+        assert (len(result["outputSpikeTimes"]) == 1) == expect_spike
+    result, _ = _deferred_result(step_times, soma, duration_ms)
+    with pytest.raises(ValueError, match="CVODE_TAIL_MS"):
+        l5pc.apply_original_stop(result, 2 * l5pc.CVODE_TAIL_MS + 2, duration_ms)
+
+
+CHAIN_SCRIPT = """
+import json, sys
+import numpy as np
+from neuron_as_deep_net import inputs
+from neuron_as_deep_net.cells import l5pc
+from neuron_as_deep_net.data_format import binary_to_dict
+duration_ms, num_sims = 150, 3
+rng = np.random.RandomState(1234)
+cell = l5pc.L5PCCell(); meta = cell.segment_metadata(); cell.close()
+drawn = [inputs.generate_l5pc_input_spikes(rng, meta["allSegmentsLength"], meta["allSegmentsType"], duration_ms)
+         for _ in range(num_sims)]
+drawn = [(binary_to_dict(ex), binary_to_dict(inh)) for ex, inh in drawn]
+original, original_dts = [], []
+for ex, inh in drawn:  # the original: one process, a new cell per simulation, continuerun's own stop
+    simulator = l5pc.L5PCSimulator(stop_like_this_process=True)
+    original.append(simulator.simulate(ex, inh, duration_ms)[0])
+    original_dts.append(simulator.h.dt)
+    simulator.close()
+simulator = l5pc.L5PCSimulator()  # ours: one reused cell, simulations in reverse order (another history)
+ours = [simulator.simulate(ex, inh, duration_ms)[0] for ex, inh in drawn[::-1]][::-1]
+our_dts, previous = [], l5pc.CVODE_FIRST_PREVIOUS_DT_MS
+for result in ours:
+    previous = l5pc.apply_original_stop(result, previous, duration_ms)
+    our_dts.append(previous)
+different = [k for a, b in zip(original, ours) for k in a if isinstance(a[k], np.ndarray) and not np.array_equal(a[k], b[k])]
+print(json.dumps({"original_dts": original_dts, "our_dts": our_dts, "different": different}))
+"""
+
+
+@needs_morphology
+def test_deferred_cvode_stop_equals_the_original_process():
+    """Three 150-ms CVODE simulations: the original's single process (each run stopped by continuerun, after
+    the previous run's last step) vs one reused cell run in reverse order and cut afterwards in file order.
+    Every last step size is the same double and every array the same."""
     import json
     import subprocess
     import sys
 
-    completed = subprocess.run([sys.executable, "-c", REFERENCE_PREFIX_SCRIPT, REFERENCE_FILES[0], "60"],
-                               capture_output=True, text=True, cwd=ROOT, timeout=300)
+    completed = subprocess.run([sys.executable, "-c", CHAIN_SCRIPT], capture_output=True, text=True, cwd=ROOT,
+                               timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]
-    counts = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert counts["dendriticVoltagesLowRes"] == [0, 639 * 60]
-    assert counts["somaVoltageHighRes"] == [0, 480] and counts["nexusVoltageHighRes"] == [0, 480]
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert report["our_dts"] == report["original_dts"]
+    assert len(set(report["original_dts"])) == 3  # a history that changes from run to run
+    assert report["different"] == []
 
 
 def test_missing_and_wrong_morphology_errors(tmp_path):
