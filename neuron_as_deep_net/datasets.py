@@ -167,6 +167,26 @@ def _sorted_unique(values):
     return values
 
 
+def _flat_spike_index(sim_idx, times, channels, shape):
+    """Sorted distinct flat indices ((sim * T) + time) * channels + channel of every input spike.
+
+    The spikes come sim by sim, channel by channel (the dicts' order); a stable radix sort of each sim's
+    times (16-bit, linear time) then gives time-major order whenever the channels came in ascending order,
+    as in every file we know; anything else (unordered keys, repeated spikes) falls back to a full sort.
+    """
+    flat = ((sim_idx * shape[1] + times) * shape[2] + channels).astype(index_dtype(shape))
+    if shape[1] > np.iinfo(np.int16).max or flat.size < 2:
+        return _sorted_unique(flat)
+    bounds = np.searchsorted(sim_idx, np.arange(shape[0] + 1))  # sims are contiguous and in order
+    times16 = times.astype(np.int16)
+    order = np.concatenate([start + np.argsort(times16[start:stop], kind="stable")
+                            for start, stop in zip(bounds[:-1], bounds[1:])])
+    flat = flat[order]
+    if not np.all(flat[1:] > flat[:-1]):
+        return _sorted_unique(flat)
+    return flat
+
+
 def _check_layout(experiment, num_segments, where):
     """Number of simulations and time bins of a loaded file; ValueError if it cannot feed the model."""
     params = experiment.get("Params", {}) or {}
@@ -193,7 +213,7 @@ def parse_experiment_arrays(experiment, num_segments=NUM_SEGMENTS, include_dvts=
     sim_idx, times, channels = _spike_coordinates(
         [(sim["exInputSpikeTimes"], sim["inhInputSpikeTimes"]) for sim in sims], num_segments, num_time_bins, where)
     shape = (num_sims, num_time_bins, 2 * num_segments)
-    spike_index = _sorted_unique(((sim_idx * num_time_bins + times) * shape[2] + channels).astype(index_dtype(shape)))
+    spike_index = _flat_spike_index(sim_idx, times, channels, shape)
     label_sims, label_bins = _label_coordinates([sim["outputSpikeTimes"] for sim in sims], num_time_bins, where)
     y_spike = np.zeros((num_sims, num_time_bins), dtype=bool)
     y_spike[label_sims, label_bins] = True

@@ -50,6 +50,29 @@ def test_parse_equals_the_reference_parser(data_dir):
     assert np.all(np.diff(parsed.spike_index.astype(np.int64)) > 0)  # sorted, distinct
 
 
+def test_parse_of_unordered_keys_and_repeated_spikes_equals_the_loop(data_dir):
+    """The linear-time path needs the dicts' channels in ascending order; descending keys, unsorted times and a
+    spike listed twice take the full sort and still give the original's matrix (a repeat counts once)."""
+    _, paths = data_dir
+    experiment = load_pickle(paths["small"])
+    sims = experiment["Results"]["listOfSingleSimulationDicts"]
+    for sim in sims:
+        for key in ("exInputSpikeTimes", "inhInputSpikeTimes"):
+            sim[key] = {segment: list(times)[::-1] for segment, times in reversed(list(sim[key].items()))}
+    first = next(segment for segment, times in sims[1]["exInputSpikeTimes"].items() if len(times))
+    sims[1]["exInputSpikeTimes"][first].append(sims[1]["exInputSpikeTimes"][first][0])
+    expected = np.zeros((3, 800, 2 * NUM_SEGMENTS), dtype=bool)
+    for k, sim in enumerate(sims):  # the original's per-spike loop
+        for offset, key in ((0, "exInputSpikeTimes"), (NUM_SEGMENTS, "inhInputSpikeTimes")):
+            for segment, times in sim[key].items():
+                for t in times:
+                    expected[k, t, offset + segment] = True
+    parsed = datasets.parse_experiment_arrays(experiment, NUM_SEGMENTS, include_dvts=False)
+    assert np.array_equal(parsed.X, expected)
+    assert np.all(np.diff(parsed.spike_index.astype(np.int64)) > 0)
+    assert parsed.spike_index.size == int(expected.sum())
+
+
 def test_label_rule_on_float16_spike_times(data_dir):
     _, paths = data_dir
     parsed = datasets.load_dataset_file(paths["long"], include_dvts=False)
