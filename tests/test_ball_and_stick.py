@@ -338,9 +338,14 @@ def test_experiment_script_smoke(tmp_path):
 
     script = load_script("ball_and_stick_experiment.py")
     out = tmp_path / "bs"
+    long_run = ["--long-run", "AMPA_point:B", "--long-run-epochs", "3", "--long-run-cooldown-epochs", "1"]
     summary = script.main(["--preset", "smoke", "--cells", "AMPA_point", "--num-repeats-per-cell", "1",
-                           "--configs", "A,B", "--output-dir", str(out)])
+                           "--configs", "A,B", "--output-dir", str(out)] + long_run)
     assert [row["config"] for row in summary["rows"]] == ["A", "B"]
+    assert [row["num_train_steps"] for row in summary["rows"]] == [4, 6]  # 2 x 2 steps; the long run 3 x 2
+    assert script.auc_plot_title(summary["rows"]).endswith("(AMPA_point B: 6 steps; the others 4)")
+    with pytest.raises(ValueError, match="cell:config"):
+        script.main(["--preset", "smoke", "--long-run", "C", "--long-run-epochs", "3", "--output-dir", str(out)])
     with open(out / "results.csv") as handle:
         lines = handle.read().splitlines()
     assert lines[0].startswith("cell,config,model_name,num_params,AUC") and len(lines) == 3
@@ -354,7 +359,7 @@ def test_experiment_script_smoke(tmp_path):
     assert not list(folder.glob(".partial__*"))
     # a second run reuses the dataset and the trained twins
     again = script.main(["--preset", "smoke", "--cells", "AMPA_point", "--num-repeats-per-cell", "1",
-                         "--configs", "A,B", "--output-dir", str(out)])
+                         "--configs", "A,B", "--output-dir", str(out)] + long_run)
     assert [row["AUC"] for row in again["rows"]] == [row["AUC"] for row in summary["rows"]]
 
 
