@@ -213,7 +213,6 @@ def _deferred_result(step_times, soma, duration_ms):
               "cvodeTail": {"stepTimes": step_times[recorded][tail], "soma": soma[recorded][tail],
                             "nexus": soma[recorded][tail],
                             "stepSizes": np.diff(step_times, prepend=0.0)[recorded][tail],
-                            "finalTime": float(step_times[~recorded][0]),
                             "finalStepSize": float(np.diff(step_times)[recorded.sum() - 1])}}
     return result, grids
 

@@ -534,10 +534,11 @@ class L5PCSimulator:
         return result, timings
 
     def cvode_tail(self, sim_duration_ms, collect_dvts):
-        """The recorded steps of the last ``CVODE_TAIL_MS`` and the final time (see :func:`apply_original_stop`)."""
+        """The recorded steps of the last ``CVODE_TAIL_MS``: times, sizes and voltages, and the size of the step
+        that ended the run, which recorded no sample (see :func:`apply_original_stop`)."""
         times = self.time_vector.as_numpy()
         first = int(np.searchsorted(times, sim_duration_ms - CVODE_TAIL_MS, side="left"))
-        tail = {"stepTimes": times[first:].copy(), "finalTime": float(self.h.t),
+        tail = {"stepTimes": times[first:].copy(),
                 "stepSizes": self.step_vector.as_numpy()[first:].copy(), "finalStepSize": float(self.h.dt),
                 "soma": self.soma_vector.as_numpy()[first:].copy(),
                 "nexus": self.nexus_vector.as_numpy()[first:].copy()}
