@@ -135,8 +135,7 @@ def main(argv=None):
     for cell in p.cells:
         for config in p.configs:
             t0 = time.time()
-            depth, width, kernel = networks.BALL_AND_STICK_TCN_CONFIGS[config]
-            name = f"TCN_D_{depth + 1}_W_{width}_T_{networks.tcn_receptive_field(depth, kernel)}"
+            name = networks.ball_and_stick_tcn_name(*networks.BALL_AND_STICK_TCN_CONFIGS[config])
             results_path = os.path.join(models_dir, cell, networks.twin_run_name(name, "TCN", config), "results.json")
             if os.path.exists(results_path):
                 print(f"reusing {results_path}")

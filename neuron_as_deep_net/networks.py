@@ -356,6 +356,11 @@ def tcn_receptive_field(depth, kernel_size, first_kernel_size=None):
     return (first_kernel_size or kernel_size) + depth * (kernel_size - 1)
 
 
+def ball_and_stick_tcn_name(depth, width, kernel_size, first_kernel_size=None):
+    """The twin TCN's model name, TCN_D_<D+1>_W_<W>_T_<receptive field> (the tutorial's naming)."""
+    return f"TCN_D_{depth + 1}_W_{width}_T_{tcn_receptive_field(depth, kernel_size, first_kernel_size)}"
+
+
 def torch_style_conv(filters, kernel_size, in_channels, bias=None, **kwargs):
     """A Conv1D initialised like PyTorch's default (the tutorial's twins are PyTorch modules): kernel and bias
     ~ U(+-1/sqrt(fan_in)), fan_in = kernel_size x in_channels (bias: a constant when given)."""
@@ -395,7 +400,7 @@ def build_ball_and_stick_tcn(depth, width, kernel_size, first_kernel_size=None,
     for k in range(2, depth + 2):
         x = torch_style_conv(width, kernel_size, width, padding="causal", name=f"layer_{k}")(x)
         x = layers.Activation(leaky_gelu, name=f"layer_{k}_act")(rms_norm(f"layer_{k}_norm")(x))
-    name = name or f"TCN_D_{depth + 1}_W_{width}_T_{tcn_receptive_field(depth, kernel_size, first_kernel_size)}"
+    name = name or ball_and_stick_tcn_name(depth, width, kernel_size, first_kernel_size)
     return keras.Model(inputs, ball_and_stick_heads(x, num_segments), name=name)
 
 

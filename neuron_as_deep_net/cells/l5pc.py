@@ -391,6 +391,11 @@ def interpolate_traces(sample_times, traces, grid):
     return LinearInterpolator(sample_times, grid)(np.asarray(traces, dtype=float))
 
 
+def output_grids(sim_duration_ms):
+    """The file's sample times: (1/8-ms high-resolution grid, 1-ms low-resolution grid) over [0, T) (spec §3)."""
+    return np.arange(0, sim_duration_ms, 1.0 / NUM_SAMPLES_PER_MS_HIGH_RES), np.arange(0, sim_duration_ms)
+
+
 def detect_spikes(voltage, threshold_mv=SPIKE_THRESHOLD_MV):
     """Indices of local maxima above threshold: v[i] > v[i-1] and v[i] > v[i+1] (ends count as not) (§3)."""
     voltage = np.asarray(voltage)
@@ -549,8 +554,7 @@ class L5PCSimulator:
     def collect(self, ex_spike_times, inh_spike_times, sim_duration_ms, collect_dvts):
         """Interpolate the recorded traces onto the 1/8-ms and 1-ms grids; detect spikes; cast (spec §3)."""
         sample_times = self.time_vector.as_numpy().copy()
-        high_res_grid = np.arange(0, sim_duration_ms, 1.0 / NUM_SAMPLES_PER_MS_HIGH_RES)
-        low_res_grid = np.arange(0, sim_duration_ms)
+        high_res_grid, low_res_grid = output_grids(sim_duration_ms)
         soma_nexus = np.vstack((self.soma_vector.as_numpy(), self.nexus_vector.as_numpy()))
         soma_high, nexus_high = interpolate_traces(sample_times, soma_nexus, high_res_grid)
         soma_low, nexus_low = interpolate_traces(sample_times, soma_nexus, low_res_grid)
@@ -587,16 +591,17 @@ def apply_original_stop(result, previous_final_dt, sim_duration_ms):
     """Cut a deferred-stop CVODE result where the original's ``continuerun`` would have; return its last step.
 
     The original recorded the steps with ``t < T - previous_final_dt / 2`` and then took one more (h.dt after
-    the run = the size of that step, as NEURON holds it). Grid points after the last kept step take its value (np.interp's rule), so only the
-    last samples of each trace can change, and with them a spike peak at the very end. ``result`` is updated
-    in place (its ``cvodeTail`` removed); the return value is the ``previous_final_dt`` of the next simulation.
+    the run = the size of that step, as NEURON holds it). Grid points after the last kept step take its value
+    (np.interp's rule), so only the last samples of each trace can change, and with them a spike peak at the
+    very end. ``result`` is updated in place (its ``cvodeTail`` removed); the return value is the
+    ``previous_final_dt`` of the next simulation.
     """
     tail = result.pop("cvodeTail")
     times = tail["stepTimes"]
     stop = sim_duration_ms - previous_final_dt / 2
     kept = int(np.searchsorted(times, stop, side="left"))  # steps with t < stop
-    high_res_grid = np.arange(0, sim_duration_ms, 1.0 / NUM_SAMPLES_PER_MS_HIGH_RES)  # the grids of collect()
-    grids = {"high": high_res_grid, "low": np.arange(0, sim_duration_ms)}
+    grids = dict(zip(("high", "low"), output_grids(sim_duration_ms)))
+    high_res_grid = grids["high"]
     tail_grid = np.flatnonzero(high_res_grid >= times[0]) if times.size else np.zeros(0, dtype=int)
     if kept < 2 or tail_grid.size < 2 or times[kept - 1] <= high_res_grid[tail_grid[1]]:
         raise ValueError(f"the previous simulation's last CVODE step ({previous_final_dt:.3g} ms) reaches before "
@@ -636,4 +641,5 @@ def apply_original_stops(results, sim_duration_ms, first_previous_dt=CVODE_FIRST
 
 
 __all__ = ["L5PCCell", "L5PCSimulator", "apply_original_stop", "apply_original_stops", "resolve_morphology",
-           "interpolate_traces", "detect_spikes", "dict_to_binary", "binary_to_dict", "apical_ih_density", "apical_ca_lva_density"]
+           "interpolate_traces", "output_grids", "detect_spikes", "dict_to_binary", "binary_to_dict",
+           "apical_ih_density", "apical_ca_lva_density"]
