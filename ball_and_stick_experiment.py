@@ -99,13 +99,14 @@ def auc_plot_title(rows):
 
 
 def main(argv=None):
-    from neuron_as_deep_net.config import configure, option_name, parameters_snapshot
+    from neuron_as_deep_net.core.config import configure, option_name, parameters_snapshot
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
     started = time.time()
-    from neuron_as_deep_net import ball_and_stick_dataset, models_io, networks, plotting, simulation_runs, training
-    from neuron_as_deep_net.cells import ball_and_stick
-    from neuron_as_deep_net.data_format import atomic_write
+    from neuron_as_deep_net.ball_and_stick import dataset, figures, networks, training, twins
+    from neuron_as_deep_net.core import files, parallel, plotting
+    from neuron_as_deep_net.ball_and_stick import cell as bs_cell
+    from neuron_as_deep_net.core.files import atomic_write
 
     import train_DNN_twin_of_BS_neuron as train_script
 
@@ -123,11 +124,11 @@ def main(argv=None):
     folders = {}
     for cell, num_repeats in zip(p.cells, p.num_repeats_per_cell):
         t0 = time.time()
-        parameters = ball_and_stick.cell_parameters(cell, excitatory_preset=p.excitatory_preset or None,
+        parameters = bs_cell.cell_parameters(cell, excitatory_preset=p.excitatory_preset or None,
                                                     ske2_factor=p.ske2_factor)
-        folders[cell], _ = ball_and_stick_dataset.create_dataset(
+        folders[cell], _ = dataset.create_dataset(
             data_dir, parameters, int(num_repeats), seed=p.random_seed, sim_duration_ms=p.sim_duration_ms,
-            workers=p.workers or simulation_runs.default_num_workers(), prune=p.prune)
+            workers=p.workers or parallel.default_num_workers(), prune=p.prune)
         timings[f"dataset_{cell}_sec"] = time.time() - t0
 
     # ---- twins
@@ -136,7 +137,7 @@ def main(argv=None):
         for config in p.configs:
             t0 = time.time()
             name = networks.ball_and_stick_tcn_name(*networks.BALL_AND_STICK_TCN_CONFIGS[config])
-            results_path = os.path.join(models_dir, cell, networks.twin_run_name(name, "TCN", config), "results.json")
+            results_path = os.path.join(models_dir, cell, twins.twin_run_name(name, "TCN", config), "results.json")
             if os.path.exists(results_path):
                 print(f"reusing {results_path}")
                 with open(results_path) as handle:
@@ -160,23 +161,23 @@ def main(argv=None):
         handle.write(results_csv_text(rows))
     auc_by_cell = {cell: {row["config"]: row["AUC"] for row in rows if row["cell"] == cell} for cell in p.cells}
     reference = {cell: {"C": TUTORIAL_CONFIG_C[cell]["AUC"]} for cell in p.cells if cell in TUTORIAL_CONFIG_C}
-    figure_paths = plotting.save_figure(plotting.plot_auc_bars(auc_by_cell, list(p.configs), reference,
+    figure_paths = plotting.save_figure(figures.plot_auc_bars(auc_by_cell, list(p.configs), reference,
                                                                title=auc_plot_title(rows)),
                                         p.output_dir, "ball_and_stick_AUC_per_config")
     kernels = {}
     for cell in p.cells:
         for config in [c for c in ("A", "B") if c in p.configs]:
             row = next(r for r in rows if r["cell"] == cell and r["config"] == config)
-            model = models_io.load_ball_and_stick_twin(
-                os.path.join(models_dir, cell, networks.twin_run_name(row["model_name"], "TCN", config)))
+            model = training.load_ball_and_stick_twin(
+                os.path.join(models_dir, cell, twins.twin_run_name(row["model_name"], "TCN", config)))
             kernels[f"{cell} {config}"] = model.get_layer("layer_1").kernel.numpy()
     if kernels:
-        figure_paths += plotting.save_figure(plotting.plot_first_layer_heatmaps(kernels), p.output_dir,
+        figure_paths += plotting.save_figure(figures.plot_first_layer_heatmaps(kernels), p.output_dir,
                                              "first_layer_weights_A_B")
     summary = {"rows": rows, "auc_by_cell": auc_by_cell, "tutorial_config_C": TUTORIAL_CONFIG_C, "timings_sec": timings,
                "runtime_sec": time.time() - started, "figures": figure_paths, "cpu_count": os.cpu_count()}
-    training.write_json(os.path.join(p.output_dir, "results.json"), summary)
-    training.write_json(os.path.join(p.output_dir, "params.json"), parameters_snapshot(p))
+    files.write_json(os.path.join(p.output_dir, "results.json"), summary)
+    files.write_json(os.path.join(p.output_dir, "params.json"), parameters_snapshot(p))
     print("\n" + results_csv_text(rows))
     for cell in p.cells:
         print(f"{cell}: " + ", ".join(f"{c} {auc_by_cell[cell][c]:.4f}" for c in p.configs))

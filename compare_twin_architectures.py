@@ -64,12 +64,12 @@ def split_model(spec):
 
 
 def run_folder(models_dir, cell, spec):
-    """The train script's run folder of a twin (its default run name, networks.twin_run_name)."""
-    from neuron_as_deep_net import networks
+    """The train script's run folder of a twin (its default run name, twins.twin_run_name)."""
+    from neuron_as_deep_net.ball_and_stick import twins
 
     model_type, config = split_model(spec)
-    model_name = networks.build_ball_and_stick_twin(model_type, config or "C").name
-    return os.path.join(models_dir, cell, networks.twin_run_name(model_name, model_type, config))
+    model_name = twins.build_ball_and_stick_twin(model_type, config or "C").name
+    return os.path.join(models_dir, cell, twins.twin_run_name(model_name, model_type, config))
 
 
 def train_twin(p, cell, spec):
@@ -92,9 +92,9 @@ def inference_ms(folder, test_arrays, window_ms, repeats):
     """Median wall time (ms) of one forward pass over one test simulation (batch 1), after a warm-up call."""
     import numpy as np
 
-    from neuron_as_deep_net import models_io, training
+    from neuron_as_deep_net.ball_and_stick import training
 
-    model = models_io.load_ball_and_stick_twin(folder)
+    model = training.load_ball_and_stick_twin(folder)
     x, _ = training.scale_ball_and_stick_batch(training.random_windows(
         test_arrays, np.random.default_rng(0), 1, training.fitting_window_ms(test_arrays, window_ms)))
     model.predict_on_batch(x)  # warm-up: tracing
@@ -135,19 +135,20 @@ def markdown_table(cell, rows, reference, winners):
 
 
 def main(argv=None):
-    from neuron_as_deep_net.config import configure, parameters_snapshot
+    from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
     started = time.time()
-    from neuron_as_deep_net import ball_and_stick_dataset, training
-    from neuron_as_deep_net.data_format import atomic_write
+    from neuron_as_deep_net.ball_and_stick import dataset
+    from neuron_as_deep_net.core import files
+    from neuron_as_deep_net.core.files import atomic_write
 
     if p.reference_model not in p.models:
         raise ValueError(f"--reference-model {p.reference_model} must be one of --models {p.models}")
     os.makedirs(p.output_dir, exist_ok=True)
     all_rows, sections = [], []
     for cell in p.cells:
-        test = ball_and_stick_dataset.load_split(ball_and_stick_dataset.find_dataset_folder(p.data_dir, cell), "test")
+        test = dataset.load_split(dataset.find_dataset_folder(p.data_dir, cell), "test")
         rows = []
         for spec in p.models:
             folder = run_folder(p.models_dir, cell, spec)
@@ -185,7 +186,7 @@ def main(argv=None):
             + "\n".join(sections))
     with atomic_write(os.path.join(p.output_dir, "comparison.md"), "w") as handle:
         handle.write(text)
-    training.write_json(os.path.join(p.output_dir, "comparison.json"),
+    files.write_json(os.path.join(p.output_dir, "comparison.json"),
                         {"rows": all_rows, "params": parameters_snapshot(p), "runtime_sec": time.time() - started})
     print("\n" + text)
     return all_rows

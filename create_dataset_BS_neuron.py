@@ -44,18 +44,19 @@ PRESETS = {
 
 
 def main(argv=None):
-    from neuron_as_deep_net.config import configure
+    from neuron_as_deep_net.core.config import configure
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
-    from neuron_as_deep_net import ball_and_stick_dataset, simulation_runs
-    from neuron_as_deep_net.cells import ball_and_stick
+    from neuron_as_deep_net.ball_and_stick import dataset
+    from neuron_as_deep_net.core import parallel
+    from neuron_as_deep_net.ball_and_stick import cell as bs_cell
 
-    cell_parameters = ball_and_stick.cell_parameters(p.cell, p.num_segments, p.excitatory_preset or None,
+    cell_parameters = bs_cell.cell_parameters(p.cell, p.num_segments, p.excitatory_preset or None,
                                                      p.ske2_factor)
-    folder, run = ball_and_stick_dataset.create_dataset(
+    folder, run = dataset.create_dataset(
         p.output_dir, cell_parameters, p.num_repeats, seed=p.random_seed, first_repeat=p.first_repeat,
         train_per_repeat=p.train_per_repeat, sim_duration_ms=p.sim_duration_ms,
-        workers=p.workers or simulation_runs.default_num_workers(), chunk_size=p.chunk_size,
+        workers=p.workers or parallel.default_num_workers(), chunk_size=p.chunk_size,
         dask_scheduler=p.dask_scheduler or None, prune=p.prune)
     print(f"dataset: {folder}")
     return folder

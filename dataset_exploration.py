@@ -36,7 +36,7 @@ Differences from the original script (spec §4, §12), all deliberate:
   2-s files: 900-1100, 800-1200, 700-1300, 600-1400, 400-1600 and 0-2000 ms).
 * When no simulation has the required number of spikes, any simulation is used (and a note is printed).
 * The five unsaved group-rate + soma figures of the original are not drawn.
-* Regions (basal, oblique, tuft) come from the morphology (neuron_as_deep_net/morphology.py), not from the
+* Regions (basal, oblique, tuft) come from the morphology (neuron_as_deep_net/l5pc/morphology.py), not from the
   hard-coded ``basal_cutoff=262, tuft_cutoff=[366,559]``; for cell1.asc they are the same.
 """
 
@@ -144,13 +144,15 @@ def windowed_counts(per_ms, window_ms):
 
 
 def main(argv=None):
-    from neuron_as_deep_net.config import configure, parameters_snapshot
+    from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
     start_time = time.time()
-    from neuron_as_deep_net import morphology as morph_tools
-    from neuron_as_deep_net import evaluation, plotting
-    from neuron_as_deep_net.data_format import atomic_write, dict_to_binary, load_experiment, spike_times_to_labels
+    from neuron_as_deep_net.l5pc import morphology as morph_tools
+    from neuron_as_deep_net.core import plotting
+    from neuron_as_deep_net.l5pc import evaluation, figures_dataset
+    from neuron_as_deep_net.core.files import atomic_write
+    from neuron_as_deep_net.l5pc.data_format import dict_to_binary, load_experiment, spike_times_to_labels
 
     rng = np.random.default_rng(p.random_seed)
     files = find_dataset_files(p.data_dir)
@@ -179,8 +181,8 @@ def main(argv=None):
                 [os.path.dirname(path)], p.morphology or None, fallback_cache_dir=p.output_dir,
                 num_segments=num_segments or None)
             regions = morph_tools.segment_regions(morph)
-            region_ids = np.array([plotting.REGION_ORDER.index(r) for r in regions])
-            print("regions: " + ", ".join(f"{r} {np.sum(regions == r)}" for r in plotting.REGION_ORDER)
+            region_ids = np.array([figures_dataset.REGION_ORDER.index(r) for r in regions])
+            print("regions: " + ", ".join(f"{r} {np.sum(regions == r)}" for r in figures_dataset.REGION_ORDER)
                   + " segments")
         elif file_duration != duration:
             print(f"skipping {os.path.basename(path)}: {file_duration} ms simulations, the first file has {duration}")
@@ -188,7 +190,7 @@ def main(argv=None):
         spike_labels = np.array([spike_times_to_labels(sim["outputSpikeTimes"], duration) for sim in sims])
         spike_counts = spike_labels.sum(axis=1)
         for sim_index, sim in enumerate(sims):
-            summaries["counts"].append(group_counts(sim, region_ids, len(plotting.REGION_ORDER), duration))
+            summaries["counts"].append(group_counts(sim, region_ids, len(figures_dataset.REGION_ORDER), duration))
             summaries["soma"].append(np.asarray(sim["somaVoltageLowRes"], dtype=np.float32))
             summaries["spikes"].append(spike_labels[sim_index])
             sim_sources.append((os.path.basename(path), sim_index))
@@ -232,7 +234,7 @@ def main(argv=None):
         suffix = int(rng.integers(100000))
         color_values = morph_tools.segment_color_values(morph)
         for start, end in fit_windows(p.dvt_windows_ms, duration):
-            fig = plotting.plot_dvt_figure(polylines, color_values, soma_xy, limits, time_ms, dvt_sim["dvts"],
+            fig = figures_dataset.plot_dvt_figure(polylines, color_values, soma_xy, limits, time_ms, dvt_sim["dvts"],
                                            dvt_sim["high_res_time"], dvt_sim["soma_high"], dvt_sim["nexus_high"],
                                            (start, end))
             written += save(fig, f"DVT_{end - start}_ms_{suffix}")
@@ -248,7 +250,7 @@ def main(argv=None):
         del experiment
     io_index, ex_times, inh_times = input_output_candidate
     num_segments = len(region_ids)
-    fig = plotting.plot_input_output(dict_to_binary(ex_times, num_segments, duration),
+    fig = figures_dataset.plot_input_output(dict_to_binary(ex_times, num_segments, duration),
                                      dict_to_binary(inh_times, num_segments, duration), soma[io_index],
                                      box_ms=p.smoothing_box_ms)
     written += save(fig, f"input_output_{int(rng.integers(100000))}")
@@ -258,11 +260,11 @@ def main(argv=None):
     examples = rng.choice(num_sims, size=min(p.num_example_sims, num_sims), replace=False)
     labels = [f"{short_file_label(sim_sources[k][0])}, sim {sim_sources[k][1]} ({int(spike_counts[k])} spikes)"
               for k in examples]
-    written += save(plotting.plot_soma_traces(time_ms, soma[examples], labels),
+    written += save(figures_dataset.plot_soma_traces(time_ms, soma[examples], labels),
                     f"soma_traces_{int(rng.integers(100000))}")
     examples = rng.choice(num_sims, size=min(p.num_example_sims, num_sims), replace=False)
     labels = [f"{short_file_label(sim_sources[k][0])}, sim {sim_sources[k][1]}" for k in examples]
-    written += save(plotting.plot_inst_rates(time_ms, counts[examples], GROUP_LABELS, labels, p.smoothing_box_ms),
+    written += save(figures_dataset.plot_inst_rates(time_ms, counts[examples], GROUP_LABELS, labels, p.smoothing_box_ms),
                     f"inst_rates_{int(rng.integers(100000))}")
 
     # ---- 5. input/output counts per window
@@ -278,9 +280,9 @@ def main(argv=None):
             print(f"skipping the {window}-ms window statistics: the simulations last {duration} ms")
             continue
         exc, inh, out = (windowed_counts(x, window) for x in (exc_per_ms, inh_per_ms, out_per_ms))
-        written += save(plotting.plot_inout_rate_histograms(exc, inh, out, window),
+        written += save(figures_dataset.plot_inout_rate_histograms(exc, inh, out, window),
                         f"inout_rates_histograms_{window}_ms")
-        written += save(plotting.plot_inout_rate_scatter(exc, inh, out, window), f"inout_rates_scatter_{window}_ms")
+        written += save(figures_dataset.plot_inout_rate_scatter(exc, inh, out, window), f"inout_rates_scatter_{window}_ms")
 
     # ---- summary
     segments_per_group = np.array([np.sum(region_ids == r) for r in range(3)] * 2, dtype=float)

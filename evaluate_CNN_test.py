@@ -59,24 +59,24 @@ PRINTED_KEYS = ["AUC", "TP @ 0.0025 FP", "soma_explained_variance_percent", "som
 
 
 def main(argv=None):
-    from neuron_as_deep_net.config import configure, parameters_snapshot
+    from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(copy.deepcopy(_DEFAULTS), PRESETS, argv, description=__doc__)
 
-    from neuron_as_deep_net import datasets, evaluation, models_io
+    from neuron_as_deep_net.l5pc import datasets, evaluation, model_files
 
-    if p.synapse_type not in models_io.SYNAPSE_TYPES + ("all",):
-        raise SystemExit(f"--synapse-type must be one of {models_io.SYNAPSE_TYPES + ('all',)}, "
+    if p.synapse_type not in model_files.SYNAPSE_TYPES + ("all",):
+        raise SystemExit(f"--synapse-type must be one of {model_files.SYNAPSE_TYPES + ('all',)}, "
                          f"got {p.synapse_type!r}")
 
     # ---- the best models (§7 "Selection")
-    models = models_io.find_best_models(p.models_dir, p.synapse_type)
+    models = model_files.find_best_models(p.models_dir, p.synapse_type)
     if not models:
         raise SystemExit(f"no best models ({p.synapse_type} <arch>/<name>_model.h5) in {p.models_dir}")
 
     def output_path(name):
         folder = p.output_dir or os.path.dirname(os.path.abspath(models[name]))
-        return os.path.join(folder, name + models_io.TEST_EVALUATION_SUFFIX + ".pickle")
+        return os.path.join(folder, name + model_files.TEST_EVALUATION_SUFFIX + ".pickle")
 
     todo = {name: path for name, path in models.items()
             if not (p.skip_evaluated and os.path.exists(output_path(name)))}

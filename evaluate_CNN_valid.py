@@ -56,21 +56,21 @@ _DEFAULTS = {name: copy.deepcopy(value) for name, value in dict(globals()).items
 
 def evaluation_path(model_path, name, output_dir):
     """``<output_dir>/<name>.pickle``, or ``eval_results/<name>.pickle`` beside the model."""
-    from neuron_as_deep_net.models_io import EVAL_RESULTS_FOLDER
+    from neuron_as_deep_net.l5pc.model_files import EVAL_RESULTS_FOLDER
 
     folder = output_dir or os.path.join(os.path.dirname(os.path.abspath(model_path)), EVAL_RESULTS_FOLDER)
     return os.path.join(folder, name + ".pickle")
 
 
 def main(argv=None):
-    from neuron_as_deep_net.config import configure, parameters_snapshot
+    from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(copy.deepcopy(_DEFAULTS), PRESETS, argv, description=__doc__)
 
-    from neuron_as_deep_net import datasets, evaluation, models_io
+    from neuron_as_deep_net.l5pc import datasets, evaluation, model_files
 
     # ---- models not yet evaluated (§7 "Selection")
-    models = models_io.find_model_files(p.models_dir, include_subfolders=True)
+    models = model_files.find_model_files(p.models_dir, include_subfolders=True)
     if not models:
         raise SystemExit(f"no model files (*.keras, *.h5) in {p.models_dir} or its sub-folders")
     outputs = {name: evaluation_path(path, name, p.output_dir) for name, path in models.items()}

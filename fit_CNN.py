@@ -116,7 +116,7 @@ NOT_IN_RUN_IDENTITY = ("resume_from_checkpoint", "stop_after_schedules", "progre
 
 def resolve_architecture(p):
     """The architecture_dict of §6 from the model parameters (--depth, --width/--num-filters, --filter-sizes)."""
-    from neuron_as_deep_net import networks
+    from neuron_as_deep_net.l5pc import networks
 
     sizes = [int(k) for k in p.filter_sizes]
     if not sizes:
@@ -133,7 +133,7 @@ def resolve_architecture(p):
 
 def run_identity(p, files):
     """A short hash of everything that defines the training trajectory (names the checkpoint folder)."""
-    from neuron_as_deep_net.config import parameters_snapshot
+    from neuron_as_deep_net.core.config import parameters_snapshot
 
     identity = {k: v for k, v in parameters_snapshot(p).items() if k not in NOT_IN_RUN_IDENTITY}
     identity["files"] = {k: [os.path.abspath(f) for f in v] for k, v in files.items() if k != "test_files"}
@@ -141,15 +141,19 @@ def run_identity(p, files):
 
 
 def main(argv=None):
-    from neuron_as_deep_net.config import configure, parameters_snapshot
+    from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(copy.deepcopy(_DEFAULTS), PRESETS, argv, description=__doc__, aliases=ALIASES)
     start_time = time.time()
 
     import keras
 
-    from neuron_as_deep_net import datasets, networks, training
-    from neuron_as_deep_net.data_format import NUM_SEGMENTS, load_pickle, save_pickle
+    from neuron_as_deep_net.core import files as core_files, model_weights
+    from neuron_as_deep_net.core.files import load_pickle, save_pickle
+    from neuron_as_deep_net.l5pc import datasets, model_files, networks, training, window_sampler
+    from neuron_as_deep_net.l5pc import schedule as l5pc_schedule
+    from neuron_as_deep_net.l5pc import sparse_conv
+    from neuron_as_deep_net.l5pc.data_format import NUM_SEGMENTS
 
     if p.synapse_type not in SYNAPSE_TYPES:
         raise SystemExit(f"--synapse-type must be one of {SYNAPSE_TYPES}, got {p.synapse_type!r}")
@@ -210,10 +214,10 @@ def main(argv=None):
     sampler_args = dict(batch_size=p.batch_size, window_size=p.input_window_size,
                         ignore_time_from_start=p.ignore_time_from_start_ms, seed=p.random_seed,
                         memory_budget_gb=p.memory_budget_gb)
-    train_sampler = training.WindowSampler(data_dict["train_files"], load_arrays, file_load=p.train_file_load,
+    train_sampler = window_sampler.WindowSampler(data_dict["train_files"], load_arrays, file_load=p.train_file_load,
                                            num_files_per_epoch=p.train_files_per_epoch, shuffle=True, stream=0,
                                            name="train", **sampler_args)
-    valid_sampler = training.WindowSampler(data_dict["valid_files"], load_arrays, file_load=p.valid_file_load,
+    valid_sampler = window_sampler.WindowSampler(data_dict["valid_files"], load_arrays, file_load=p.valid_file_load,
                                            num_files_per_epoch=valid_files_per_epoch, shuffle=False, stream=1,
                                            name="valid", **sampler_args)
     print(f"generators: train {len(train_sampler)} batches per epoch ({train_sampler.batches_per_file} per file), "
@@ -221,10 +225,10 @@ def main(argv=None):
 
     # ---- model (saved as plain Conv1D layers) and its training twin (sparse layer_1, shared weights)
     model = networks.build_tcn(architecture_dict, num_segments=2 * NUM_SEGMENTS, num_DVT_components=num_components)
-    trained = training.training_model(model, sparse_first_layer=p.sparse_first_layer)
-    print(f"{networks.count_parameters(model):,} weights; layer_1 "
+    trained = sparse_conv.training_model(model, sparse_first_layer=p.sparse_first_layer)
+    print(f"{model_weights.count_parameters(model):,} weights; layer_1 "
           f"{'on sparse inputs' if trained is not model else 'dense Conv1D'}")
-    learning_schedule_dict = training.make_learning_schedule_dict(
+    learning_schedule_dict = l5pc_schedule.make_learning_schedule_dict(
         p.num_schedules, p.batch_size, p.stage_first_schedules, p.learning_rate_per_stage, p.loss_weights_per_stage,
         p.DVT_loss_mult_factor, p.train_file_load, p.valid_file_load, p.validation_fraction, p.num_steps_multiplier)
 
@@ -249,12 +253,12 @@ def main(argv=None):
         # files with load_model() without importing this project (the optimizer state is discarded at every
         # schedule anyway); the optimizer actually used is recorded in fit_CNN_parameters
         portable = keras.optimizers.Nadam(learning_rate=learning_schedule_dict["learning_rate_per_epoch"][schedule])
-        model.compile(optimizer=portable, loss=training.LOSSES,
+        model.compile(optimizer=portable, loss=l5pc_schedule.LOSSES,
                       loss_weights=learning_schedule_dict["loss_weights_per_epoch"][schedule])
         portable.build(model.trainable_variables)
-        stem = training.model_file_stem(p.synapse_type, architecture_dict, history,
+        stem = model_files.model_file_stem(p.synapse_type, architecture_dict, history,
                                         model_id=np.random.default_rng().integers(100000))
-        training.save_trained_model(model, p.models_dir, stem, training_dict(), pca)
+        model_files.save_trained_model(model, p.models_dir, stem, training_dict(), pca)
         saved_models.append(stem)
         print(f"saved ({reason}): {os.path.join(p.models_dir, stem)}.{{keras,h5,pickle}}")
 
@@ -268,7 +272,7 @@ def main(argv=None):
         loss_weights = learning_schedule_dict["loss_weights_per_epoch"][schedule]
         print(f"learning schedule {schedule + 1}/{p.num_schedules}: loss weights {loss_weights}, "
               f"learning rate {learning_rate}, batch size {p.batch_size}", flush=True)
-        trained.compile(optimizer=training.make_optimizer(p.optimizer, learning_rate), loss=training.LOSSES,
+        trained.compile(optimizer=l5pc_schedule.make_optimizer(p.optimizer, learning_rate), loss=l5pc_schedule.LOSSES,
                         loss_weights=loss_weights)  # a NEW optimizer: its state is reset, as in the original
         t0 = time.time()
         with training.WindowsProgressBar(steps * epochs, p.batch_size, f"schedule {schedule + 1}",
@@ -302,7 +306,7 @@ def main(argv=None):
         "DVT_PCA_explained_variance_percent": float(100 * pca.explained_variance_ratio_.sum()),
         "runtime_sec": time.time() - start_time,
     }
-    training.write_json(os.path.join(p.models_dir, f"fit_CNN_run__{prefix}__{arch_string}__{run_key}.json"),
+    core_files.write_json(os.path.join(p.models_dir, f"fit_CNN_run__{prefix}__{arch_string}__{run_key}.json"),
                         {"parameters": parameters_snapshot(p), "results": results})
     if finished:
         training.remove_checkpoint(checkpoint_dir)

@@ -86,7 +86,7 @@ def spike_statistics(input_spikes, output_spikes, num_exc):
 
 
 def main(argv=None):
-    from neuron_as_deep_net.config import configure, parameters_snapshot
+    from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
     start_time = time.time()
@@ -95,10 +95,11 @@ def main(argv=None):
     import keras
     from tqdm import tqdm
 
-    from neuron_as_deep_net import evaluation, fast_inference, inputs, networks, plotting
-    from neuron_as_deep_net.cells import integrate_and_fire as iaf
-    from neuron_as_deep_net.data_format import atomic_write
-    from neuron_as_deep_net.training import train_integrate_and_fire_network
+    from neuron_as_deep_net.core import fast_inference, metrics, model_weights, plotting, windows
+    from neuron_as_deep_net.integrate_and_fire import figures, inputs, network
+    from neuron_as_deep_net.integrate_and_fire import cell as iaf
+    from neuron_as_deep_net.core.files import atomic_write
+    from neuron_as_deep_net.integrate_and_fire.training import train_integrate_and_fire_network
 
     # ---- data: the original's global RandomState; the first generator call only probes the shape
     rng = np.random.RandomState(p.random_seed)
@@ -134,7 +135,7 @@ def main(argv=None):
 
     # ---- model and training (soma target is centred on the training mean)
     soma_bias = float(y_soma_train.mean(dtype=np.float64))
-    model = networks.build_integrate_and_fire_network(window_size=p.window_size_ms,
+    model = network.build_integrate_and_fire_network(window_size=p.window_size_ms,
                                                       num_synapses=p.num_exc_synapses + p.num_inh_synapses,
                                                       kernel_size=p.kernel_size_ms, learning_rate=p.learning_rate)
     model.summary(print_fn=lambda line, **kwargs: print(line))
@@ -148,33 +149,33 @@ def main(argv=None):
 
     # ---- overlapped test inference and evaluation
     t0 = time.time()
-    spikes_pred, soma_pred = evaluation.overlapped_inference(
+    spikes_pred, soma_pred = windows.overlapped_inference(
         fast_inference.fast_predict_fn(model, batch_size=256), X_test, p.window_size_ms, p.test_overlap_ms)
     print(f"predicting {p.num_simulations_test} test simulations took {time.time() - t0:.1f} s")
     soma_pred = soma_pred + soma_bias
-    results = evaluation.extract_key_results(y_spike_test, spikes_pred, y_soma_test, soma_pred)
-    fpr, tpr, thresholds = evaluation.roc(y_spike_test, spikes_pred)
-    threshold, threshold_index = evaluation.threshold_at_fp(fpr, thresholds, p.desired_false_positive_rate)
+    results = metrics.extract_key_results(y_spike_test, spikes_pred, y_soma_test, soma_pred)
+    fpr, tpr, thresholds = metrics.roc(y_spike_test, spikes_pred)
+    threshold, threshold_index = metrics.threshold_at_fp(fpr, thresholds, p.desired_false_positive_rate)
     print(f"AUC = {results['AUC']:.5f}; at {fpr[threshold_index]:.4f} FP rate, TP = {tpr[threshold_index]:.4f}")
     print(f"soma: explained variance {results['soma_explained_variance_percent']:.2f} %, "
           f"RMSE {results['soma_RMSE']:.3f} mV")
-    recall_time_ms, recall_curve = evaluation.spike_recall_curve(y_spike_test, spikes_pred > threshold)
+    recall_time_ms, recall_curve = metrics.spike_recall_curve(y_spike_test, spikes_pred > threshold)
 
     # ---- figures
     fig_rng = np.random.RandomState(p.random_seed)
     suffix = int(fig_rng.randint(100000))
-    kernel = networks.first_layer_weights(model)[0]
+    kernel = model_weights.first_layer_weights(model)[0]
     save = lambda fig, name: plotting.save_figure(fig, p.output_dir, name, p.figure_formats)  # noqa: E731
-    save(plotting.plot_learned_weights(kernel, p.num_exc_synapses), f"figure1D learned_weights {suffix}")
-    save(plotting.plot_spike_predictions(y_spike_test, spikes_pred, fpr, tpr, results["AUC"], threshold_index,
+    save(figures.plot_learned_weights(kernel, p.num_exc_synapses), f"figure1D learned_weights {suffix}")
+    save(figures.plot_spike_predictions(y_spike_test, spikes_pred, fpr, tpr, results["AUC"], threshold_index,
                                          p.desired_false_positive_rate, recall_time_ms, recall_curve),
          f"figure1B spike predictions {suffix}")
-    save(plotting.plot_voltage_predictions(y_soma_test, soma_pred, fig_rng), f"figure1C voltage predictions {suffix}")
+    save(figures.plot_voltage_predictions(y_soma_test, soma_pred, fig_rng), f"figure1C voltage predictions {suffix}")
     trace = choose_trace(p.selected_trace, y_spike_test)
     print(f"selected trace: {trace}")
     chosen = fig_rng.choice(y_soma_test.size, size=min(20000, y_soma_test.size), replace=False)
     scatter = (y_soma_test.ravel()[chosen] + 0.02 * fig_rng.randn(chosen.size), soma_pred.ravel()[chosen])
-    save(plotting.plot_if_full_figure(X_test[trace], y_soma_test[trace], y_spike_test[trace], soma_pred[trace],
+    save(figures.plot_if_full_figure(X_test[trace], y_soma_test[trace], y_spike_test[trace], soma_pred[trace],
                                       spikes_pred[trace] > threshold, (0.295, 0.53), fpr, tpr, results["AUC"],
                                       threshold_index, recall_time_ms, recall_curve, kernel, p.num_exc_synapses,
                                       scatter),

@@ -51,7 +51,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from neuron_as_deep_net.models_io import (  # noqa: E402  (light: no Keras import)
+from neuron_as_deep_net.l5pc.model_files import (  # noqa: E402  (light: no Keras import)
     architecture_from_model,
     find_training_pickle,
     model_base_name,
@@ -120,7 +120,7 @@ def figure_name_prefix(model_path):
 
 
 def main(argv=None):
-    from neuron_as_deep_net.config import configure, parameters_snapshot
+    from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
     start_time = time.time()
@@ -132,9 +132,12 @@ def main(argv=None):
     import keras
     from sklearn import metrics
 
-    from neuron_as_deep_net import evaluation, fast_inference, networks, plotting  # networks registers the 'lrelu' activation
-    from neuron_as_deep_net import morphology as morph_tools
-    from neuron_as_deep_net.data_format import atomic_write, load_experiment, load_pickle, parse_experiment
+    from neuron_as_deep_net.core import fast_inference, model_weights, plotting, windows
+    from neuron_as_deep_net.core import metrics as core_metrics
+    from neuron_as_deep_net.core.files import atomic_write, load_pickle
+    from neuron_as_deep_net.l5pc import evaluation, figures, figures_dataset, networks
+    from neuron_as_deep_net.l5pc import morphology as morph_tools
+    from neuron_as_deep_net.l5pc.data_format import load_experiment, parse_experiment
 
     rng = np.random.default_rng(p.random_seed)
     prefix = p.figure_prefix or figure_name_prefix(p.model)
@@ -151,8 +154,8 @@ def main(argv=None):
         print("note: no training pickle beside the model; the architecture is read from the model's layers")
     window_size = int(model.input_shape[1])
     num_channels = int(model.input_shape[2])
-    extent = evaluation.temporal_extent(architecture["filter_sizes_per_layer"])
-    overlap = evaluation.default_overlap(window_size, extent)
+    extent = windows.temporal_extent(architecture["filter_sizes_per_layer"])
+    overlap = windows.default_overlap(window_size, extent)
     print(f"model {os.path.basename(p.model)} loaded in {time.time() - t0:.1f} s: input window {window_size} ms, "
           f"{num_channels} channels, filter sizes {architecture['filter_sizes_per_layer']}, T = {extent} ms, "
           f"overlap {overlap} ms; figures named {prefix}__*")
@@ -178,7 +181,7 @@ def main(argv=None):
             continue
         if X_file.shape[2] != num_channels:
             raise SystemExit(f"the model reads {num_channels} input channels but {path} has {X_file.shape[2]}")
-        spikes_file, soma_file = evaluation.overlapped_inference(predict_fn, X_file, window_size, overlap,
+        spikes_file, soma_file = windows.overlapped_inference(predict_fn, X_file, window_size, overlap,
                                                                  batch_size=p.inference_batch_size)
         del X_file
         y_spike.append(y_spike_file)
@@ -203,7 +206,7 @@ def main(argv=None):
     main = results.get(main_key) or evaluation.filter_and_extract_key_results(
         y_spike, spikes_pred, soma_gt, soma_pred, p.ignore_time_at_start_ms, tuple(p.main_filter), verbose=False)
     print(f"main results ({main_key}):")
-    for key in (evaluation.tp_key(0.0025), "AUC", "soma_explained_variance_percent", "soma_RMSE", "soma_MAE"):
+    for key in (core_metrics.tp_key(0.0025), "AUC", "soma_explained_variance_percent", "soma_RMSE", "soma_MAE"):
         print(f"  {key}: {main[key]:.4f}")
 
     # the figures' data: the main-filter subset from ignore_time on
@@ -215,13 +218,13 @@ def main(argv=None):
     t_start = p.ignore_time_at_start_ms
     gt_f, pred_f = y_spike[keep, t_start:], spikes_pred[keep, t_start:]
     soma_gt_f, soma_pred_f = soma_gt[keep, t_start:], soma_pred[keep, t_start:]
-    fpr, tpr, thresholds = evaluation.roc(gt_f, pred_f)
-    threshold, threshold_index = evaluation.threshold_at_fp(fpr, thresholds, p.desired_false_positive_rate)
+    fpr, tpr, thresholds = core_metrics.roc(gt_f, pred_f)
+    threshold, threshold_index = core_metrics.threshold_at_fp(fpr, thresholds, p.desired_false_positive_rate)
     auc_value = float(metrics.auc(fpr, tpr))
     print(f"threshold {threshold:.4f} at {fpr[threshold_index]:.4f} false positive rate "
           f"(TP {tpr[threshold_index]:.4f})")
-    recall_time_ms, recall_curve = evaluation.spike_recall_curve(gt_f, pred_f > threshold)
-    recall_curve = evaluation.smooth_recall_curve(recall_curve)
+    recall_time_ms, recall_curve = core_metrics.spike_recall_curve(gt_f, pred_f > threshold)
+    recall_curve = core_metrics.smooth_recall_curve(recall_curve)
     points = rng.choice(soma_gt_f.size, size=min(p.num_scatter_points, soma_gt_f.size), replace=False)
     scatter_gt = soma_gt_f.ravel()[points] + 0.02 * rng.standard_normal(points.size) + p.soma_bias_mv
     scatter_pred = soma_pred_f.ravel()[points] + p.soma_bias_mv
@@ -234,9 +237,9 @@ def main(argv=None):
     regions = morph_tools.segment_regions(morph)
     region_indices = morph_tools.region_segment_indices(morph)
     soma_xy, limits = morph_tools.soma_xy(morph), morph_tools.drawing_limits(morph)
-    written += save(plotting.plot_morphology_regions(polylines, regions, soma_xy, limits), "morphology")
+    written += save(figures_dataset.plot_morphology_regions(polylines, regions, soma_xy, limits), "morphology")
 
-    written += save(plotting.plot_model_evaluation(fpr, tpr, auc_value, threshold_index, recall_time_ms, recall_curve,
+    written += save(figures.plot_model_evaluation(fpr, tpr, auc_value, threshold_index, recall_time_ms, recall_curve,
                                                    scatter_gt, scatter_pred, gt_label,
                                                    main["soma_explained_variance_percent"]), "model_evaluation")
 
@@ -250,23 +253,23 @@ def main(argv=None):
     for sim in single:
         low, high, span = SINGLE_TRACE_ZOOM
         u = rng.random()
-        fig = plotting.plot_prediction_trace(time_ms, *trace_of(sim), (low + span * u, high + span * u),
+        fig = figures.plot_prediction_trace(time_ms, *trace_of(sim), (low + span * u, high + span * u),
                                              title=f"test simulation {sim} ({spike_counts[sim]} spikes)")
         written += save(fig, f"single_prediction_trace_{sim}")
     print(f"single prediction traces: simulations {sorted(int(s) for s in single)}")
 
     multiple = evaluation.choose_sims_in_spike_range(rng, spike_counts, p.multiple_trace_spike_range, p.num_multiple_traces, "multiple traces")
-    fig = plotting.plot_multiple_prediction_traces(
+    fig = figures.plot_multiple_prediction_traces(
         time_ms, [trace_of(sim) for sim in multiple],
         [f"test simulation {sim} ({spike_counts[sim]} spikes)" for sim in multiple])
     written += save(fig, f"multiple_prediction_traces_{int(rng.integers(100000))}")
 
-    kernels = networks.first_layer_weights(model)  # (filters, channels, kernel)
+    kernels = model_weights.first_layer_weights(model)  # (filters, channels, kernel)
     num_exc = num_channels // 2
-    filters = [plotting.preprocess_first_layer_filter(kernel, num_exc) for kernel in kernels]
+    filters = [figures.preprocess_first_layer_filter(kernel, num_exc) for kernel in kernels]
     ranked = [int(k) for k in np.argsort([-np.linalg.norm(w) for w in filters], kind="stable")]
     for index in ranked[:p.num_filter_figures]:
-        written += save(plotting.plot_first_layer_filter(filters[index], region_indices, num_exc, index),
+        written += save(figures.plot_first_layer_filter(filters[index], region_indices, num_exc, index),
                         f"first_layer_weights_filter_ind_{index}")
     print(f"first-layer filters by weight norm: {ranked[:max(p.num_filter_figures, NUM_COMBINED_FILTERS)]}")
 
@@ -290,8 +293,8 @@ def main(argv=None):
         "region_indices": region_indices, "num_exc": num_exc,
     }
     suffix = int(rng.integers(100000))
-    written += save(plotting.plot_full_combined_figure_v2(combined), f"full_combined_figure_v2_{suffix}")
-    written += save(plotting.plot_full_combined_figure_v3(combined), f"full_combined_figure_v3_{suffix}")
+    written += save(figures.plot_full_combined_figure_v2(combined), f"full_combined_figure_v2_{suffix}")
+    written += save(figures.plot_full_combined_figure_v3(combined), f"full_combined_figure_v3_{suffix}")
 
     # ---- results
     summary = {

@@ -305,7 +305,7 @@ STAGES = {
 
 def check_morphology(p):
     """'' if the morphology resolves, else the one-line reason with the fix."""
-    from neuron_as_deep_net.cells.l5pc import resolve_morphology
+    from neuron_as_deep_net.l5pc.cell import resolve_morphology
 
     try:
         resolve_morphology(p.morphology)
@@ -339,7 +339,7 @@ def run_stage(p, key, index, total, started):
               "commands": [[os.path.relpath(str(c), ROOT) if str(c).startswith(ROOT) else str(c) for c in command]
                            for command in stage["commands"]],
               "figures": figures_under(folder, p.output_dir), **collected}
-    from neuron_as_deep_net.training import write_json
+    from neuron_as_deep_net.core.files import write_json
 
     write_json(record_path, record)
     print(f"[{index}/{total}] {key}: done in {record['runtime_sec'] / 60:.1f} min", flush=True)
@@ -347,8 +347,8 @@ def run_stage(p, key, index, total, started):
 
 
 def main(argv=None):
-    from neuron_as_deep_net import report
-    from neuron_as_deep_net.config import configure
+    from neuron_as_deep_net.core import report
+    from neuron_as_deep_net.core.config import configure
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
     unknown = [s for s in p.stages if s not in STAGES]

@@ -58,19 +58,20 @@ def find_results_csv(folder, name=""):
 
 
 def main(argv=None):
-    from neuron_as_deep_net.config import configure, parameters_snapshot
+    from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(copy.deepcopy(_DEFAULTS), PRESETS, argv, description=__doc__)
     start_time = time.time()
 
     import pandas as pd
 
-    from neuron_as_deep_net import model_selection, models_io, training
+    from neuron_as_deep_net.core import files
+    from neuron_as_deep_net.l5pc import model_files, model_selection
 
-    output_dir = p.output_dir or os.path.join(p.models_dir, models_io.BEST_MODELS_FOLDER)
+    output_dir = p.output_dir or os.path.join(p.models_dir, model_files.BEST_MODELS_FOLDER)
     csv_path = find_results_csv(p.data_dir or output_dir, p.results_csv)
     selected = [str(name) for name in pd.read_csv(csv_path)[model_selection.FILENAME_COLUMN]]
-    models = models_io.find_model_files(p.models_dir, include_subfolders=True)
+    models = model_files.find_model_files(p.models_dir, include_subfolders=True)
     found = [name for name in selected if name in models]
     print(f"{len(selected)} networks listed in {csv_path}, {len(found)} found in {p.models_dir}")
     for name in sorted(set(selected) - set(found)):
@@ -78,20 +79,20 @@ def main(argv=None):
 
     copied = []
     for name in found:
-        model, _, training_pickle = models_io.load_model_and_metadata(models[name])
+        model, _, training_pickle = model_files.load_model_and_metadata(models[name])
         folder = p.eval_results_dir or os.path.join(os.path.dirname(os.path.abspath(models[name])),
-                                                    models_io.EVAL_RESULTS_FOLDER)
+                                                    model_files.EVAL_RESULTS_FOLDER)
         evaluation_pickle = os.path.join(folder, name + ".pickle")
         if not os.path.isfile(evaluation_pickle):
             print(f"  note: no validation evaluation {evaluation_pickle}; no _evaluation.pickle for {name}")
             evaluation_pickle = None
-        paths = models_io.save_best_model_copy(model, name, output_dir, training_pickle, evaluation_pickle)
+        paths = model_files.save_best_model_copy(model, name, output_dir, training_pickle, evaluation_pickle)
         print(f"  {name} -> {os.path.dirname(paths['model'])}")
         copied.append(paths)
 
     summary = {"params": parameters_snapshot(p), "results_csv": csv_path, "num_listed": len(selected),
                "copied": copied, "runtime_sec": time.time() - start_time}
-    training.write_json(os.path.join(output_dir, "saving_best_valid_CNN_models.json"), summary)
+    files.write_json(os.path.join(output_dir, "saving_best_valid_CNN_models.json"), summary)
     print(f"{len(copied)} best networks written to {output_dir} in {summary['runtime_sec']:.1f} s")
     return summary
 

@@ -109,12 +109,14 @@ def run_statistics(unrounded_spike_times, duration_sec):
 
 
 def main(argv=None):
-    from neuron_as_deep_net.config import configure
+    from neuron_as_deep_net.core.config import configure
 
     p = configure(globals(), PRESETS, argv, description=__doc__, aliases=ALIASES)
-    from neuron_as_deep_net import inputs, simulation_runs
-    from neuron_as_deep_net.cells import l5pc
-    from neuron_as_deep_net.data_format import binary_to_dict, save_pickle
+    from neuron_as_deep_net.core import parallel
+    from neuron_as_deep_net.l5pc import inputs
+    from neuron_as_deep_net.l5pc import cell as l5pc_cell, simulator
+    from neuron_as_deep_net.core.files import save_pickle
+    from neuron_as_deep_net.l5pc.data_format import binary_to_dict
 
     if p.synapse_type not in SYNAPSE_VARIANTS:
         raise SystemExit(f"--synapse-type must be one of {sorted(SYNAPSE_VARIANTS)}, got {p.synapse_type!r}")
@@ -130,8 +132,8 @@ def main(argv=None):
     seed = p.random_seed if p.random_seed is not None else int(np.random.randint(100000))
     print(f"random seed: {seed}" + ("" if p.random_seed is not None else " (drawn)"))
     sim_duration_ms = int(round(1000 * p.sim_duration_sec))
-    workers = p.workers or simulation_runs.default_num_workers()
-    morphology_path = l5pc.resolve_morphology(p.morphology, p.check_morphology_checksum)
+    workers = p.workers or parallel.default_num_workers()
+    morphology_path = l5pc_cell.resolve_morphology(p.morphology, p.check_morphology_checksum)
 
     folder = os.path.join(p.output_dir, dataset_folder_name(p, excitatory_synapse_type, ske2_factor))
     pattern = dataset_file_name(ranges, p.collect_and_save_dvts, "*", p.num_simulations, p.sim_duration_sec, seed)
@@ -147,14 +149,14 @@ def main(argv=None):
                             check_morphology_checksum=p.check_morphology_checksum)
     local_simulator = None
     if workers == 1 and not p.dask_scheduler:
-        local_simulator = l5pc.L5PCSimulator(**simulator_config)
+        local_simulator = simulator.L5PCSimulator(**simulator_config)
         cell = local_simulator.cell
     else:
-        cell = l5pc.L5PCCell(morphology_path, ske2_factor, p.Ih_vshift, p.check_morphology_checksum)
+        cell = l5pc_cell.L5PCCell(morphology_path, ske2_factor, p.Ih_vshift, p.check_morphology_checksum)
     from neuron import h
 
     print(f"temperature is {h.celsius:.2f} degrees celsius (NEURON's default; the channels fix 34 C kinetics)")
-    print(f"solver: {p.solver} ({l5pc.SOLVERS[p.solver]})")
+    print(f"solver: {p.solver} ({simulator.SOLVERS[p.solver]})")
     metadata = cell.segment_metadata()
     morphology_dict_path = os.path.join(folder, "morphology_dict.pickle")
     if not os.path.exists(morphology_dict_path):
@@ -178,16 +180,16 @@ def main(argv=None):
     identity = {"seed": seed, "num_simulations": p.num_simulations, "sim_duration_ms": sim_duration_ms,
                 "ranges": ranges, "collect_dvts": p.collect_and_save_dvts, "chunk_size": p.chunk_size,
                 "simulator": {k: v for k, v in simulator_config.items() if k != "morphology_path"}}
-    checkpoints = simulation_runs.ChunkCheckpoints(
+    checkpoints = parallel.ChunkCheckpoints(
         os.path.join(folder, f".partial__randomSeed_{seed}__{p.num_simulations}_sims__"
                              f"{format_duration(p.sim_duration_sec)}_sec"), identity)
-    outputs = simulation_runs.run_simulations(
-        simulation_inputs, l5pc.L5PCSimulator, simulator_config, {"collect_dvts": p.collect_and_save_dvts},
+    outputs = parallel.run_simulations(
+        simulation_inputs, simulator.L5PCSimulator, simulator_config, {"collect_dvts": p.collect_and_save_dvts},
         checkpoints, chunk_size=p.chunk_size, workers=workers, dask_scheduler=p.dask_scheduler or None,
         sim_seconds_each=p.sim_duration_sec, description="simulating L5PC", local_simulator=local_simulator)
 
     # CVODE: cut each simulation where the original's single process would have stopped it (in file order)
-    l5pc.apply_original_stops([result for result, _ in outputs], sim_duration_ms)
+    simulator.apply_original_stops([result for result, _ in outputs], sim_duration_ms)
     simulations, unrounded_spike_times = [], []
     for k, (result, timings) in enumerate(outputs):
         unrounded_spike_times.append(result.pop("unroundedOutputSpikeTimes"))

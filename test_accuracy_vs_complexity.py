@@ -56,21 +56,22 @@ S5_ROWS = ["spikes AUC", "soma explained variance %"]
 
 
 def main(argv=None):
-    from neuron_as_deep_net.config import configure, parameters_snapshot
+    from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(copy.deepcopy(_DEFAULTS), PRESETS, argv, description=__doc__)
     start_time = time.time()
 
     import pandas as pd
 
-    from neuron_as_deep_net import model_selection as ms
-    from neuron_as_deep_net import models_io, plotting, training
+    from neuron_as_deep_net.l5pc import model_selection as ms
+    from neuron_as_deep_net.core import files, plotting
+    from neuron_as_deep_net.l5pc import figures_selection, model_files
 
     save = lambda fig, name: plotting.save_figure(fig, p.output_dir, name, p.figure_formats)  # noqa: E731
 
     # ---- the test results table (§10)
-    suffix = models_io.TEST_EVALUATION_SUFFIX
-    pickles = models_io.find_result_pickles(p.data_dir or p.models_dir, f"*{suffix}.pickle")
+    suffix = model_files.TEST_EVALUATION_SUFFIX
+    pickles = model_files.find_result_pickles(p.data_dir or p.models_dir, f"*{suffix}.pickle")
     table = ms.results_table(pickles, name_suffix=suffix)
     if table.empty:
         raise SystemExit(f"no test evaluation pickles (*{suffix}.pickle) in {p.data_dir or p.models_dir} "
@@ -94,7 +95,7 @@ def main(argv=None):
     ylims = {"spikes AUC": p.auc_ylim or None, "soma explained variance %": p.explained_variance_ylim or None}
     panels = ms.curve_panels(curves_table, S5_ROWS, [ms.BIO_TYPE_COLUMN], min_change_fraction=fractions,
                              ylims=ylims, error_bars=True)
-    written = save(plotting.plot_curve_grid(panels, len(S5_ROWS), len(ms.COMPLEXITY_X_COLUMNS),
+    written = save(figures_selection.plot_curve_grid(panels, len(S5_ROWS), len(ms.COMPLEXITY_X_COLUMNS),
                                             "best network performance as function of network complexity"),
                    FIGURE_NAME)
     print(f"saved {', '.join(written)}")
@@ -105,7 +106,7 @@ def main(argv=None):
                    ms.FILENAME_COLUMN, "spikes AUC", "soma explained variance %",
                    ms.subset_column("spikes AUC", "std")) if key in row} for bio, row in best.items()},
                "runtime_sec": time.time() - start_time}
-    training.write_json(os.path.join(p.output_dir, "test_accuracy_vs_complexity.json"), summary)
+    files.write_json(os.path.join(p.output_dir, "test_accuracy_vs_complexity.json"), summary)
     return summary
 
 

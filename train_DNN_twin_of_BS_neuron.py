@@ -64,7 +64,7 @@ DEFAULT_WINDOWS_MS = {"TCN": (2048, 4096), "ResNetTCN": (2048, 4096), "ELM": (10
 
 
 def main(argv=None):
-    from neuron_as_deep_net.config import configure, parameters_snapshot
+    from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(globals(), PRESETS, argv, description=__doc__, )
     started = time.time()
@@ -74,24 +74,25 @@ def main(argv=None):
     import keras
     import numpy as np
 
-    from neuron_as_deep_net import ball_and_stick_dataset, networks, training
-    from neuron_as_deep_net.evaluation import evaluate_ball_and_stick_twin
+    from neuron_as_deep_net.ball_and_stick import dataset, training, twins
+    from neuron_as_deep_net.core import files
+    from neuron_as_deep_net.ball_and_stick.evaluation import evaluate_ball_and_stick_twin
 
     if p.model_type not in DEFAULT_WINDOWS_MS:
         raise ValueError(f"--model-type must be one of {sorted(DEFAULT_WINDOWS_MS)}, got {p.model_type!r}")
     keras.utils.set_random_seed(p.random_seed)
-    folder = p.dataset_folder or ball_and_stick_dataset.find_dataset_folder(p.data_dir, p.cell)
-    train = ball_and_stick_dataset.load_split(folder, "train", p.max_train_files or None)
-    valid = ball_and_stick_dataset.load_split(folder, "valid")
-    test = ball_and_stick_dataset.load_split(folder, "test")
+    folder = p.dataset_folder or dataset.find_dataset_folder(p.data_dir, p.cell)
+    train = dataset.load_split(folder, "train", p.max_train_files or None)
+    valid = dataset.load_split(folder, "valid")
+    test = dataset.load_split(folder, "test")
     num_segments = train["branch_v"].shape[-1]
     print(f"{os.path.basename(folder)}: {len(train['indices'])} train / {len(valid['indices'])} valid / "
           f"{len(test['indices'])} test simulations of {train['spikes'].shape[1]} ms")
 
-    model = networks.build_ball_and_stick_twin(p.model_type, p.config, num_segments)
+    model = twins.build_ball_and_stick_twin(p.model_type, p.config, num_segments)
     num_params = int(model.count_params())
     tag = p.config if p.model_type == "TCN" else p.model_type
-    run_dir = os.path.join(p.output_dir, p.cell, p.run_name or networks.twin_run_name(model.name, p.model_type, p.config))
+    run_dir = os.path.join(p.output_dir, p.cell, p.run_name or twins.twin_run_name(model.name, p.model_type, p.config))
     os.makedirs(run_dir, exist_ok=True)
     print(f"model {model.name} ({p.model_type} {tag}): {num_params:,} parameters -> {run_dir}")
 
@@ -113,10 +114,10 @@ def main(argv=None):
                     "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0})
     model_description = {"model_type": p.model_type, "config": p.config, "num_segments": int(num_segments),
                          "name": model.name, "weights": "best.weights.h5"}
-    training.write_json(os.path.join(run_dir, "model.json"), model_description)
-    training.write_json(os.path.join(run_dir, "history.json"), history)
-    training.write_json(os.path.join(run_dir, "params.json"), parameters_snapshot(p))
-    training.write_json(os.path.join(run_dir, "results.json"), results)
+    files.write_json(os.path.join(run_dir, "model.json"), model_description)
+    files.write_json(os.path.join(run_dir, "history.json"), history)
+    files.write_json(os.path.join(run_dir, "params.json"), parameters_snapshot(p))
+    files.write_json(os.path.join(run_dir, "results.json"), results)
     print(f"{p.cell} {p.model_type} {tag}: test AUC {results['AUC']:.5f}, TP @ 0.2% FP "
           f"{results['TP @ 0.0020 FP']:.3f}, soma explained variance {results['soma_explained_variance_percent']:.1f} %,"
           f" soma RMSE {results['soma_RMSE']:.2f} mV (best epoch {best['epoch']}, {training_sec / 60:.1f} min)")

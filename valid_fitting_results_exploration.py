@@ -64,23 +64,24 @@ _DEFAULTS = {name: copy.deepcopy(value) for name, value in dict(globals()).items
 
 
 def main(argv=None):
-    from neuron_as_deep_net.config import configure, parameters_snapshot
+    from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(copy.deepcopy(_DEFAULTS), PRESETS, argv, description=__doc__)
     start_time = time.time()
 
-    from neuron_as_deep_net import model_selection as ms
-    from neuron_as_deep_net import models_io, plotting, training
+    from neuron_as_deep_net.l5pc import model_selection as ms
+    from neuron_as_deep_net.core import files, plotting
+    from neuron_as_deep_net.l5pc import figures_selection, model_files
 
-    output_dir = p.output_dir or os.path.join(p.models_dir, models_io.BEST_MODELS_FOLDER)
+    output_dir = p.output_dir or os.path.join(p.models_dir, model_files.BEST_MODELS_FOLDER)
     save = lambda fig, name: plotting.save_figure(fig, output_dir, name, p.figure_formats)  # noqa: E731
 
     # ---- the results table (§9 extract_useful_info)
     if p.data_dir:
-        pickles = models_io.find_result_pickles(p.data_dir, "*.pickle")
+        pickles = model_files.find_result_pickles(p.data_dir, "*.pickle")
     else:
-        pattern = os.path.join(models_io.EVAL_RESULTS_FOLDER, "*.pickle")
-        pickles = models_io.find_result_pickles(p.models_dir, pattern)
+        pattern = os.path.join(model_files.EVAL_RESULTS_FOLDER, "*.pickle")
+        pickles = model_files.find_result_pickles(p.models_dir, pattern)
     table = ms.results_table(pickles)
     if table.empty:
         raise SystemExit(f"no validation evaluation pickles in {p.data_dir or p.models_dir} "
@@ -118,17 +119,17 @@ def main(argv=None):
         for suffix, groups in groupings.items():
             panels = ms.curve_panels(curves_table, ms.SCATTER_COLUMNS, groups,
                                      min_change_fraction=p.curves_min_change_fraction)
-            save(plotting.plot_curve_grid(panels, len(ms.SCATTER_COLUMNS), len(ms.COMPLEXITY_X_COLUMNS),
+            save(figures_selection.plot_curve_grid(panels, len(ms.SCATTER_COLUMNS), len(ms.COMPLEXITY_X_COLUMNS),
                                           "best validation performance vs network complexity"),
                  f"valid_best_vs_complexity__{suffix}")
-        fig = plotting.plot_results_scatters(ms.pairwise_panels(curves_table), ms.bio_type_colors(curves_table),
+        fig = figures_selection.plot_results_scatters(ms.pairwise_panels(curves_table), ms.bio_type_colors(curves_table),
                                              1, 3, "architectures of the best networks")
         save(fig, "valid_best_architectures")
 
     summary = {"params": parameters_snapshot(p), "num_evaluated": len(table),
                "num_passing_filters": len(filtered), "num_best": len(best), "best_results_csv": csv_path,
                "runtime_sec": time.time() - start_time}
-    training.write_json(os.path.join(output_dir, "valid_fitting_results_exploration.json"), summary)
+    files.write_json(os.path.join(output_dir, "valid_fitting_results_exploration.json"), summary)
     return summary
 
 

@@ -3,7 +3,7 @@
 The original (spec §1.3) filled a (segments, T) bool matrix per simulation with one Python assignment per
 input spike (``for seg in dict: for t in dict[seg]: matrix[seg, t] = 1``), stacked excitatory over
 inhibitory and the simulations with np.dstack, and set each output-spike label in a Python loop
-(``y[int(t - 0.5)] = 1``). Ours (neuron_as_deep_net.datasets) converts every spike of the file at once.
+(``y[int(t - 0.5)] = 1``). Ours (neuron_as_deep_net.l5pc.datasets) converts every spike of the file at once.
 Both start from the same loaded pickle and produce the same inputs and labels (checked).
 
     python bench/data_loading.py                              # synthetic file: 16 x 6-s simulations
@@ -80,11 +80,11 @@ def best_time(function, repeats):
 
 
 def main(argv=None):
-    from neuron_as_deep_net.config import configure
+    from neuron_as_deep_net.core.config import configure
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
-    from neuron_as_deep_net import datasets
-    from neuron_as_deep_net.data_format import load_experiment, num_segments_of
+    from neuron_as_deep_net.l5pc import datasets
+    from neuron_as_deep_net.l5pc.data_format import load_experiment, num_segments_of
 
     temp_dir = tempfile.mkdtemp(prefix="bench_data_loading_")
     try:

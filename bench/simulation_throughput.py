@@ -36,7 +36,7 @@ PRESETS = {"smoke": {"num_simulations": 2, "sim_duration_sec": 0.2}}
 
 def run_original_approach(simulation_inputs, morphology_path):
     """(a): one process, a fresh cell + synapses per simulation, CVODE."""
-    from neuron_as_deep_net.cells.l5pc import L5PCSimulator
+    from neuron_as_deep_net.l5pc.simulator import L5PCSimulator
 
     results = []
     for ex, inh, duration_ms in simulation_inputs:
@@ -48,13 +48,13 @@ def run_original_approach(simulation_inputs, morphology_path):
 
 def run_ours(simulation_inputs, morphology_path, solver, workers):
     """(b)/(c): our runner, with its workers, one cell per worker."""
-    from neuron_as_deep_net import simulation_runs
-    from neuron_as_deep_net.cells.l5pc import L5PCSimulator, apply_original_stops
+    from neuron_as_deep_net.core import parallel
+    from neuron_as_deep_net.l5pc.simulator import L5PCSimulator, apply_original_stops
 
     config = dict(morphology_path=morphology_path, solver=solver)
     with tempfile.TemporaryDirectory() as folder:
-        checkpoints = simulation_runs.ChunkCheckpoints(os.path.join(folder, "chunks"), {"bench": solver})
-        outputs = simulation_runs.run_simulations(simulation_inputs, L5PCSimulator, config, {}, checkpoints,
+        checkpoints = parallel.ChunkCheckpoints(os.path.join(folder, "chunks"), {"bench": solver})
+        outputs = parallel.run_simulations(simulation_inputs, L5PCSimulator, config, {}, checkpoints,
                                                   chunk_size=1, workers=workers, description=f"ours ({solver})")
     return apply_original_stops([result for result, _ in outputs], simulation_inputs[0][2])
 
@@ -93,13 +93,15 @@ def fidelity(reference, candidate):
 
 
 def main(argv=None):
-    from neuron_as_deep_net import inputs, simulation_runs
-    from neuron_as_deep_net.cells.l5pc import SOLVERS, L5PCCell, resolve_morphology
-    from neuron_as_deep_net.config import configure
-    from neuron_as_deep_net.data_format import binary_to_dict
+    from neuron_as_deep_net.core import parallel
+    from neuron_as_deep_net.l5pc import inputs
+    from neuron_as_deep_net.l5pc.cell import L5PCCell, resolve_morphology
+    from neuron_as_deep_net.l5pc.simulator import SOLVERS
+    from neuron_as_deep_net.core.config import configure
+    from neuron_as_deep_net.l5pc.data_format import binary_to_dict
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
-    num_workers = p.workers or simulation_runs.default_num_workers()
+    num_workers = p.workers or parallel.default_num_workers()
     morphology_path = resolve_morphology(p.morphology)
     duration_ms = int(round(1000 * p.sim_duration_sec))
     rng = np.random.RandomState(p.random_seed)

@@ -2,7 +2,7 @@
 
 Times, for the same 6-s inputs: (a) our NEURON simulation in its faithful default (L5PCSimulator, CVODE),
 (b) the dense Keras model (``model.predict`` over the whole 6 s, batched over simulations) and (c) the fast
-path of ``neuron_as_deep_net.fast_inference`` (sparse first layer, FFT convolutions, batched), each per
+path of ``neuron_as_deep_net.core.fast_inference`` (sparse first layer, FFT convolutions, batched), each per
 simulation; prints the speed-ups and the largest output differences between (b) and (c). With
 ``time_overlapped`` it also times the original's overlapped-window evaluation (§7) both ways.
 
@@ -85,13 +85,14 @@ def max_abs_diff(a, b):
 
 
 def main(argv=None):
-    from neuron_as_deep_net.config import configure, parameters_snapshot
+    from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
     import keras
 
-    from neuron_as_deep_net import evaluation, fast_inference, inputs, networks
-    from neuron_as_deep_net.data_format import parse_sim_experiment_file
+    from neuron_as_deep_net.core import fast_inference, fast_layers, model_weights, windows
+    from neuron_as_deep_net.l5pc import inputs, model_files, networks
+    from neuron_as_deep_net.l5pc.data_format import parse_sim_experiment_file
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
           f"(other processes compete with the timed runs)")
@@ -102,13 +103,13 @@ def main(argv=None):
     # ---- inputs: from a dataset file, or drawn like simulate_L5PC_and_create_dataset.py does
     simulator = None
     if p.run_neuron or not p.data_file:
-        from neuron_as_deep_net.cells import l5pc
+        from neuron_as_deep_net.l5pc import cell as l5pc_cell, simulator as l5pc_simulator
 
         if p.run_neuron:
-            simulator = l5pc.L5PCSimulator(morphology_path=p.morphology or None, solver=p.neuron_solver)
+            simulator = l5pc_simulator.L5PCSimulator(morphology_path=p.morphology or None, solver=p.neuron_solver)
             cell = simulator.cell
         else:
-            cell = l5pc.L5PCCell(p.morphology or None)
+            cell = l5pc_cell.L5PCCell(p.morphology or None)
     if p.data_file:
         X = parse_sim_experiment_file(p.data_file)[0]
         if X.shape[0] < p.num_simulations or X.shape[1] < p.sim_duration_ms:
@@ -135,7 +136,7 @@ def main(argv=None):
         inh_spikes = X[0, :duration, num_segments:].T
         cpu = time.process_time()
         result, timings = simulator.simulate_from_binary(ex_spikes, inh_spikes, collect_dvts=True)
-        l5pc.apply_original_stops([result], duration)
+        l5pc_simulator.apply_original_stops([result], duration)
         neuron_cpu_seconds = (time.process_time() - cpu) * p.sim_duration_ms / duration  # incl. collection
         neuron_seconds = timings["simulation_sec"] * p.sim_duration_ms / duration
         print(f"(a) NEURON {p.neuron_solver}: {duration} ms simulated in {timings['simulation_sec']:.2f} s "
@@ -151,18 +152,18 @@ def main(argv=None):
 
     # ---- model
     if p.model_file:
-        model = fast_inference.load_model(p.model_file)
+        model = model_files.load_model(p.model_file)
     else:
         architecture = networks.make_architecture_dict(p.filter_sizes, p.num_filters, activation=p.activation,
                                                        input_window_size=p.input_window_size)
         model = networks.build_tcn(architecture, num_segments=2 * num_segments)
         if p.randomize_weights:
             fast_inference.randomize_model_weights(model, seed=p.random_seed)
-    network = fast_inference.extract_network(model)
+    network = fast_layers.extract_network(model)
     extent = network.temporal_extent
     print(f"model: {len(network.convs)} layers x {network.convs[0].kernel.shape[2]} filters, kernels "
           f"{[conv.kernel_size for conv in network.convs]}, T = {extent}, "
-          f"{networks.count_parameters(model):,} parameters")
+          f"{model_weights.count_parameters(model):,} parameters")
     dense_model = fast_inference.variable_length_model(model)
     fast = fast_inference.FastTCN(model, dense_method=p.fast_dense_method, num_threads=p.num_threads or None)
 
@@ -210,14 +211,14 @@ def main(argv=None):
     # ---- the original's overlapped-window evaluation (§7), dense and fast
     if p.time_overlapped:
         window = int(model.input_shape[1])
-        overlap = evaluation.default_overlap(window, extent)
+        overlap = windows.default_overlap(window, extent)
         kwargs = dict(window_size=window, overlap=overlap, batch_size=p.window_batch_size)
-        dense_fn = evaluation.keras_predict_fn(model, batch_size=p.window_batch_size)
+        dense_fn = windows.keras_predict_fn(model, batch_size=p.window_batch_size)
         fast_fn = fast_inference.fast_predict_fn(fast, batch_size=p.window_batch_size)
         overlapped_dense_wall, _, overlapped_dense = best_time(
-            lambda: evaluation.overlapped_inference(dense_fn, X, **kwargs), 1)
+            lambda: windows.overlapped_inference(dense_fn, X, **kwargs), 1)
         overlapped_fast_wall, _, overlapped_fast = best_time(
-            lambda: evaluation.overlapped_inference(fast_fn, X, **kwargs), p.num_repeats)
+            lambda: windows.overlapped_inference(fast_fn, X, **kwargs), p.num_repeats)
         diff_overlapped = max_abs_diff(overlapped_dense[0], overlapped_fast[0])
         diff_full = max_abs_diff(overlapped_fast[0], fast_out[0][..., 0])
         print(f"overlapped windows (W {window}, overlap {overlap}): "

@@ -96,30 +96,30 @@ def naive_loop(model, arrays, p, num_steps, rng):
 
 def streamed(model, arrays, p, num_steps):
     """fit_CNN's pipeline: WindowSampler -> tf.data (bool -> float32) -> model.fit."""
-    from neuron_as_deep_net import training
+    from neuron_as_deep_net.l5pc import window_sampler
 
     def make_sampler(steps):
         file_load = steps * p.batch_size * p.window_size / (arrays["shape"][0] * arrays["shape"][1])
-        return training.WindowSampler(["synthetic"], lambda path: arrays, p.batch_size, p.window_size,
+        return window_sampler.WindowSampler(["synthetic"], lambda path: arrays, p.batch_size, p.window_size,
                                       file_load * 1.0001, num_files_per_epoch=1, seed=p.random_seed, log=None)
 
     warmup = make_sampler(p.warmup_steps)
-    model.fit(training.window_stream_dataset(warmup, 0, 1), steps_per_epoch=len(warmup), epochs=1, verbose=0,
+    model.fit(window_sampler.window_stream_dataset(warmup, 0, 1), steps_per_epoch=len(warmup), epochs=1, verbose=0,
               shuffle=False)
     timed = make_sampler(num_steps)
     t0 = time.perf_counter()
-    model.fit(training.window_stream_dataset(timed, 1, 1), steps_per_epoch=len(timed), epochs=1, verbose=0,
+    model.fit(window_sampler.window_stream_dataset(timed, 1, 1), steps_per_epoch=len(timed), epochs=1, verbose=0,
               shuffle=False)
     return len(timed) * p.batch_size / (time.perf_counter() - t0)
 
 
 def main(argv=None):
-    from neuron_as_deep_net.config import configure
+    from neuron_as_deep_net.core.config import configure
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
     import keras
 
-    from neuron_as_deep_net import networks, training
+    from neuron_as_deep_net.l5pc import networks, schedule, sparse_conv
 
     architecture = networks.make_architecture_dict(p.filter_sizes, p.num_filters, input_window_size=p.window_size)
     arrays = synthetic_arrays(p, networks.NUM_INPUT_CHANNELS)
@@ -130,8 +130,8 @@ def main(argv=None):
     def fresh_model(sparse):
         keras.utils.set_random_seed(p.random_seed)
         model = networks.build_tcn(architecture, num_DVT_components=p.num_DVT_components)
-        trained = training.training_model(model, sparse_first_layer=sparse)
-        trained.compile(optimizer=training.make_optimizer("legacy_nadam", 1e-4), loss=training.LOSSES,
+        trained = sparse_conv.training_model(model, sparse_first_layer=sparse)
+        trained.compile(optimizer=schedule.make_optimizer("legacy_nadam", 1e-4), loss=schedule.LOSSES,
                         loss_weights=[1.0, 0.02, 5e-6])
         return trained
 

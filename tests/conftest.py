@@ -27,10 +27,10 @@ def reference_path():
 
 def morphology_available():
     """True when cell1.asc can be resolved (--morphology / $L5PC_MORPHOLOGY / the default location)."""
-    from neuron_as_deep_net.cells import l5pc
+    from neuron_as_deep_net.l5pc import cell
 
     try:
-        l5pc.resolve_morphology()
+        cell.resolve_morphology()
         return True
     except (FileNotFoundError, ValueError):
         return False

@@ -5,8 +5,8 @@ spellings (``batch_input_shape``, ``L1L2`` regularisers, ``[[["input_layer", 0, 
 ``training_config`` whose ``Nadam`` carries the Keras-2 arguments ``lr`` and ``schedule_decay`` (which Keras 3
 rejects when it compiles), an ``optimizer_weights`` group, and the weights under
 ``model_weights/<layer>/<layer>/<name>:0`` listed by ``layer_names`` and ``weight_names`` attributes
-(written by :func:`neuron_as_deep_net.models_io.write_keras2_weights`, which the ``_weights.h5`` copies use).
-The weights come from a Keras 3 model of :func:`neuron_as_deep_net.networks.build_tcn` (same layer names).
+(written by :func:`neuron_as_deep_net.l5pc.model_files.write_keras2_weights`, which the ``_weights.h5`` copies use).
+The weights come from a Keras 3 model of :func:`neuron_as_deep_net.l5pc.networks.build_tcn` (same layer names).
 """
 
 import json
@@ -14,9 +14,9 @@ import json
 import h5py
 import numpy as np
 
-from neuron_as_deep_net import models_io
+from neuron_as_deep_net.l5pc import model_files
 
-KERAS_2_VERSION = models_io.KERAS_2_VERSION_WRITTEN
+KERAS_2_VERSION = model_files.KERAS_2_VERSION_WRITTEN
 
 
 def _initializer(value):
@@ -89,7 +89,7 @@ def write_keras2_h5(model, architecture_dict, path, learning_rate=1e-6):
         h5file.attrs["backend"] = b"tensorflow"
         h5file.attrs["model_config"] = json.dumps(keras2_model_config(model, architecture_dict)).encode("utf8")
         h5file.attrs["training_config"] = json.dumps(training_config).encode("utf8")
-        models_io.write_keras2_weights(h5file.create_group("model_weights"), model)
+        model_files.write_keras2_weights(h5file.create_group("model_weights"), model)
         optimizer_group = h5file.create_group("optimizer_weights")
         names = [b"training/Nadam/Variable:0", b"training/Nadam/m_schedule:0"]
         optimizer_group.attrs["weight_names"] = np.array(names, dtype="S")

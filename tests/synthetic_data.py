@@ -22,7 +22,8 @@ from scipy import signal
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from neuron_as_deep_net.data_format import NUM_SEGMENTS, binary_to_dict, save_pickle  # noqa: E402
+from neuron_as_deep_net.core.files import save_pickle  # noqa: E402
+from neuron_as_deep_net.l5pc.data_format import NUM_SEGMENTS, binary_to_dict
 
 NUM_BASAL_SEGMENTS = 262
 NUM_BASAL_SECTIONS = 84

@@ -7,9 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from neuron_as_deep_net import ball_and_stick_dataset as bsd
-from neuron_as_deep_net import inputs
-from neuron_as_deep_net.cells import ball_and_stick as bs
+from neuron_as_deep_net.ball_and_stick import dataset as bsd
+from neuron_as_deep_net.ball_and_stick import inputs
+from neuron_as_deep_net.ball_and_stick import cell as bs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -171,7 +171,7 @@ def test_repeat_plan_split_12_1_1():
 # ---------------------------------------------------------------------------------------------------------
 
 def test_learning_rate_and_loss_weight_schedules():
-    from neuron_as_deep_net import training
+    from neuron_as_deep_net.ball_and_stick import training
 
     factors = [training.learning_rate_factor(e, 100, 10, 25) for e in range(100)]
     assert factors[0] == pytest.approx(0.001) and factors[9] == pytest.approx(0.6)
@@ -185,7 +185,7 @@ def test_learning_rate_and_loss_weight_schedules():
 
 
 def test_target_scaling_round_trip():
-    from neuron_as_deep_net import training
+    from neuron_as_deep_net.ball_and_stick import training
 
     rng = np.random.default_rng(0)
     sim = fake_simulation(rng)
@@ -206,7 +206,7 @@ def test_target_scaling_round_trip():
                          [("A", 17612, 2, 181), ("B", 47148, 3, 181), ("C", 189644, 5, 201),
                           ("D", 922380, 8, 241), ("E", 328460, 8, 81)])
 def test_tcn_configs_parameter_counts(config, params, depth, receptive_field):
-    from neuron_as_deep_net import networks
+    from neuron_as_deep_net.ball_and_stick import networks
 
     model = networks.build_ball_and_stick_config(config)
     assert model.count_params() == params
@@ -216,7 +216,7 @@ def test_tcn_configs_parameter_counts(config, params, depth, receptive_field):
 
 
 def test_twins_are_causal_and_shaped():
-    from neuron_as_deep_net import networks
+    from neuron_as_deep_net.ball_and_stick import twins
 
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(1, 260, 16)).astype("float32")
@@ -224,7 +224,7 @@ def test_twins_are_causal_and_shaped():
     x2[:, 200:] += 3.0
     expected_params = {"ResNetTCN": 667836, "ELM": 19564, "Transformer": 151740}
     for model_type, config in (("TCN", "A"), ("ResNetTCN", None), ("ELM", None), ("Transformer", None)):
-        model = networks.build_ball_and_stick_twin(model_type, config or "C")
+        model = twins.build_ball_and_stick_twin(model_type, config or "C")
         if model_type in expected_params:
             assert model.count_params() == expected_params[model_type]
         y, y2 = model(x), model(x2)

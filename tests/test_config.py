@@ -1,11 +1,11 @@
-"""Tests of neuron_as_deep_net.config: a script's parameter block, presets and command-line overrides."""
+"""Tests of neuron_as_deep_net.core.config: a script's parameter block, presets and command-line overrides."""
 
 import json
 
 import numpy
 import pytest
 
-from neuron_as_deep_net import config
+from neuron_as_deep_net.core import config
 
 PRESETS = {
     "small": {"num_simulations_train": 64, "learning_rate": 1e-3, "sizes": [8, 4]},
@@ -220,7 +220,7 @@ def test_option_name():
 
 def test_repeated_configure_starts_from_the_written_defaults():
     """Overrides are written back into the script's globals, but a second call starts from the defaults."""
-    from neuron_as_deep_net.config import configure
+    from neuron_as_deep_net.core.config import configure
 
     namespace = {"num_simulations": 4, "names": ["a"]}
     first = configure(namespace, {}, ["--num-simulations", "9", "--names", "b,c"], verbose=False)

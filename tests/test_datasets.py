@@ -1,4 +1,4 @@
-"""Tests of neuron_as_deep_net.datasets: parsing (spec §1.1, §1.3, §12), the parse cache, targets and PCA (§6)."""
+"""Tests of neuron_as_deep_net.l5pc.datasets: parsing (spec §1.1, §1.3, §12), the parse cache, targets and PCA (§6)."""
 
 import os
 import pickle
@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from synthetic_data import Py2Str, synthetic_experiment, write_py2_style_pickle, write_synthetic_dataset
 
-from neuron_as_deep_net import datasets
-from neuron_as_deep_net.data_format import NUM_SEGMENTS, load_pickle, parse_sim_experiment_file, save_pickle
+from neuron_as_deep_net.core import windows as core_windows
+from neuron_as_deep_net.l5pc import datasets
+from neuron_as_deep_net.core.files import load_pickle, save_pickle
+from neuron_as_deep_net.l5pc.data_format import NUM_SEGMENTS, parse_sim_experiment_file
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +148,7 @@ def test_dense_windows(data_dir):
     parsed = datasets.load_dataset_file(paths["small"], include_dvts=False)
     X = parsed.X
     sims, ends = np.array([0, 2, 2, 1]), np.array([64, 800, 500, 333])
-    windows = datasets.dense_windows(parsed.spike_index, parsed.shape, sims, ends, 64)
+    windows = core_windows.dense_windows(parsed.spike_index, parsed.shape, sims, ends, 64)
     assert windows.shape == (4, 64, 2 * NUM_SEGMENTS) and windows.dtype == bool
     for k in range(4):
         assert np.array_equal(windows[k], X[sims[k], ends[k] - 64:ends[k]])

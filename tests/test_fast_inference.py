@@ -1,4 +1,4 @@
-"""Tests of neuron_as_deep_net.fast_inference: the sparse/FFT path must reproduce the dense Keras model.
+"""Tests of neuron_as_deep_net.core.fast_inference: the sparse/FFT path must reproduce the dense Keras model.
 
 Tiny models (2-3 layers x 8 filters, a few hundred input channels) with random weights at O(1) activation
 scale (``randomize_model_weights``), random sparse bool inputs. Tolerance: 1e-4 on spike probabilities,
@@ -15,9 +15,10 @@ import keras
 import numpy as np
 import pytest
 
-from neuron_as_deep_net import evaluation as ev
-from neuron_as_deep_net import fast_inference as fi
-from neuron_as_deep_net import networks as nw
+from neuron_as_deep_net.core import fast_inference, fast_layers
+from neuron_as_deep_net.core import windows as core_windows
+from neuron_as_deep_net.integrate_and_fire import network
+from neuron_as_deep_net.l5pc import model_files, networks
 from conftest import needs_morphology  # noqa: E402
 
 NUM_CHANNELS = 300
@@ -36,10 +37,10 @@ ARCHITECTURES = {  # name: (filter sizes, activation)
 
 
 def make_model(filter_sizes, activation, num_filters=8, window=WINDOW, seed=1):
-    architecture = nw.make_architecture_dict(filter_sizes, num_filters, input_window_size=window,
+    architecture = networks.make_architecture_dict(filter_sizes, num_filters, input_window_size=window,
                                              activation=activation)
-    model = nw.build_tcn(architecture, num_segments=NUM_CHANNELS, num_DVT_components=NUM_DVT)
-    return fi.randomize_model_weights(model, seed=seed)
+    model = networks.build_tcn(architecture, num_segments=NUM_CHANNELS, num_DVT_components=NUM_DVT)
+    return fast_inference.randomize_model_weights(model, seed=seed)
 
 
 def sparse_inputs(num_sims, num_times, density=0.02, seed=0):
@@ -72,8 +73,8 @@ def test_random_weights_make_a_non_trivial_test(models):
 def test_full_length_equals_dense_keras(models, name, dense_method):
     model = models[name]
     X = sparse_inputs(3, 300)
-    reference = fi.variable_length_model(model).predict(X.astype(np.float32), verbose=0)
-    fast = fi.predict_full_length(model, X, batch_size=2, dense_method=dense_method)
+    reference = fast_inference.variable_length_model(model).predict(X.astype(np.float32), verbose=0)
+    fast = fast_inference.predict_full_length(model, X, batch_size=2, dense_method=dense_method)
     assert_outputs_close(reference, fast)
 
 
@@ -82,26 +83,26 @@ def test_fft_block_sizes(models, fft_block):
     """Blocks shorter than the sequence (many blocks, hop < span of a layer) and one block for all."""
     model = models["tcn_long_kernels"]
     X = sparse_inputs(2, 250)
-    reference = fi.variable_length_model(model).predict(X.astype(np.float32), verbose=0)
-    assert_outputs_close(reference, fi.predict_full_length(model, X, dense_method="fft", fft_block=fft_block))
+    reference = fast_inference.variable_length_model(model).predict(X.astype(np.float32), verbose=0)
+    assert_outputs_close(reference, fast_inference.predict_full_length(model, X, dense_method="fft", fft_block=fft_block))
 
 
 @pytest.mark.parametrize("name", ["tcn_relu", "tcn_lrelu", "fcn_relu"])
 def test_predict_fn_equals_keras_on_windows(models, name):
     model = models[name]
     windows = sparse_inputs(5, WINDOW, seed=3).astype(np.float32)
-    reference = ev.keras_predict_fn(model)(windows)
-    assert_outputs_close(reference, fi.fast_predict_fn(model, batch_size=2)(windows))
+    reference = core_windows.keras_predict_fn(model)(windows)
+    assert_outputs_close(reference, fast_inference.fast_predict_fn(model, batch_size=2)(windows))
 
 
 @pytest.mark.parametrize("name", ["tcn_relu", "tcn_lrelu", "fcn_1x1_lrelu"])
 def test_overlapped_inference_equals_keras(models, name):
     model = models[name]
     X = sparse_inputs(3, 400, seed=4)
-    extent = nw.temporal_extent(ARCHITECTURES[name][0])
-    overlap = ev.default_overlap(WINDOW, extent)
-    dense = ev.overlapped_inference(ev.keras_predict_fn(model), X, WINDOW, overlap, batch_size=7)
-    fast = ev.overlapped_inference(fi.fast_predict_fn(model), X, WINDOW, overlap, batch_size=7)
+    extent = core_windows.temporal_extent(ARCHITECTURES[name][0])
+    overlap = core_windows.default_overlap(WINDOW, extent)
+    dense = core_windows.overlapped_inference(core_windows.keras_predict_fn(model), X, WINDOW, overlap, batch_size=7)
+    fast = core_windows.overlapped_inference(fast_inference.fast_predict_fn(model), X, WINDOW, overlap, batch_size=7)
     np.testing.assert_allclose(fast[0], dense[0], rtol=0, atol=SPIKE_TOL)
     np.testing.assert_allclose(fast[1], dense[1], rtol=0, atol=LINEAR_TOL)
 
@@ -110,9 +111,9 @@ def test_overlap_beyond_receptive_field_equals_full_length(models):
     """§7's overlap is at least T+1, so the stitched windows equal the causal full-length pass."""
     model = models["tcn_relu"]
     X = sparse_inputs(2, 400, seed=5)
-    overlap = ev.default_overlap(WINDOW, nw.temporal_extent(ARCHITECTURES["tcn_relu"][0]))
-    spikes, soma = ev.overlapped_inference(fi.fast_predict_fn(model), X, WINDOW, overlap)
-    full = fi.predict_full_length(model, X)
+    overlap = core_windows.default_overlap(WINDOW, core_windows.temporal_extent(ARCHITECTURES["tcn_relu"][0]))
+    spikes, soma = core_windows.overlapped_inference(fast_inference.fast_predict_fn(model), X, WINDOW, overlap)
+    full = fast_inference.predict_full_length(model, X)
     np.testing.assert_allclose(spikes, full[0][..., 0], rtol=0, atol=SPIKE_TOL)
     np.testing.assert_allclose(soma, full[1][..., 0], rtol=0, atol=LINEAR_TOL)
 
@@ -121,18 +122,18 @@ def test_non_binary_inputs_and_single_simulation(models):
     model = models["tcn_lrelu"]
     rng = np.random.default_rng(6)
     X = (rng.random((1, 200, NUM_CHANNELS)) < 0.03) * rng.uniform(0.5, 2.0, (1, 200, NUM_CHANNELS))
-    reference = fi.variable_length_model(model).predict(X.astype(np.float32), verbose=0)
-    assert_outputs_close(reference, fi.predict_full_length(model, X, num_threads=2))
-    assert_outputs_close(reference, fi.predict_full_length(model, X, num_threads=1))
+    reference = fast_inference.variable_length_model(model).predict(X.astype(np.float32), verbose=0)
+    assert_outputs_close(reference, fast_inference.predict_full_length(model, X, num_threads=2))
+    assert_outputs_close(reference, fast_inference.predict_full_length(model, X, num_threads=1))
 
 
 def test_integrate_and_fire_network_without_batch_norm():
     keras.utils.set_random_seed(2)
-    model = nw.build_integrate_and_fire_network(window_size=None, num_synapses=20, kernel_size=30)
+    model = network.build_integrate_and_fire_network(window_size=None, num_synapses=20, kernel_size=30)
     X = np.random.default_rng(7).random((3, 250, 20)) < 0.05
     reference = model.predict(X.astype(np.float32), verbose=0)
-    fast = fi.predict_full_length(model, X)
-    assert [head.name for head in fi.extract_network(model).heads] == ["spikes", "soma"]
+    fast = fast_inference.predict_full_length(model, X)
+    assert [head.name for head in fast_layers.extract_network(model).heads] == ["spikes", "soma"]
     assert_outputs_close(reference, fast)
 
 
@@ -141,18 +142,18 @@ def test_rejects_unsupported_models():
     x = keras.layers.Conv1D(4, 3, strides=2, padding="causal")(inputs)
     head = keras.layers.Conv1D(1, 1, name="spikes")(x)
     with pytest.raises(ValueError, match="strides"):
-        fi.extract_network(keras.Model(inputs, head))
+        fast_layers.extract_network(keras.Model(inputs, head))
     x = keras.layers.Conv1D(4, 3, padding="same")(inputs)
     with pytest.raises(ValueError, match="causal"):
-        fi.extract_network(keras.Model(inputs, keras.layers.Conv1D(1, 1)(x)))
+        fast_layers.extract_network(keras.Model(inputs, keras.layers.Conv1D(1, 1)(x)))
     x = keras.layers.Dense(4)(inputs)
     with pytest.raises(ValueError, match="Dense"):
-        fi.extract_network(keras.Model(inputs, keras.layers.Conv1D(1, 1)(x)))
+        fast_layers.extract_network(keras.Model(inputs, keras.layers.Conv1D(1, 1)(x)))
 
 
 def test_wrong_number_of_channels(models):
     with pytest.raises(ValueError, match="input channels"):
-        fi.predict_full_length(models["fcn_relu"], np.zeros((1, 50, NUM_CHANNELS + 1), bool))
+        fast_inference.predict_full_length(models["fcn_relu"], np.zeros((1, 50, NUM_CHANNELS + 1), bool))
 
 
 # ---------------------------------------------------------------- saved models
@@ -200,29 +201,30 @@ def write_keras2_style_h5(model, path):
 def test_saved_models_load_and_match(models, tmp_path, name):
     model = models[name]
     X = sparse_inputs(2, 200, seed=8)
-    reference = fi.variable_length_model(model).predict(X.astype(np.float32), verbose=0)
+    reference = fast_inference.variable_length_model(model).predict(X.astype(np.float32), verbose=0)
 
     model.save(tmp_path / "model.keras")
     model.save(tmp_path / "model.h5")
     write_keras2_style_h5(model, tmp_path / "keras2.h5")
 
-    assert_outputs_close(reference, fi.predict_full_length(fi.load_model(tmp_path / "model.keras"), X))
-    assert_outputs_close(reference, fi.predict_full_length(fi.load_model(tmp_path / "model.h5"), X))
-    rebuilt = fi.rebuild_from_legacy_h5(tmp_path / "model.h5")
-    assert_outputs_close(reference, fi.predict_full_length(rebuilt, X))
+    assert_outputs_close(reference, fast_inference.predict_full_length(model_files.load_model(tmp_path / "model.keras"), X))
+    assert_outputs_close(reference, fast_inference.predict_full_length(model_files.load_model(tmp_path / "model.h5"), X))
+    rebuilt = model_files.rebuild_from_legacy_h5(tmp_path / "model.h5")
+    assert_outputs_close(reference, fast_inference.predict_full_length(rebuilt, X))
     with pytest.warns(UserWarning, match="rebuilding"):
-        legacy = fi.load_model(tmp_path / "keras2.h5")
+        legacy = model_files.load_model(tmp_path / "keras2.h5")
     assert legacy.input_shape == (None, WINDOW, NUM_CHANNELS)
     assert legacy.get_layer("layer_1").activation.__name__ == ARCHITECTURES[name][1]
-    assert_outputs_close(reference, fi.predict_full_length(legacy, X))
+    assert_outputs_close(reference, fast_inference.predict_full_length(legacy, X))
     with pytest.warns(UserWarning, match="rebuilding"):  # a path works too
-        assert_outputs_close(reference, fi.predict_full_length(str(tmp_path / "keras2.h5"), X))
+        assert_outputs_close(reference, fast_inference.predict_full_length(str(tmp_path / "keras2.h5"), X,
+                                                                               loader=model_files.load_model))
 
 
 def test_fast_predict_fn_reuses_a_prepared_model(models):
-    fast = fi.FastTCN(models["tcn_relu"])
+    fast = fast_inference.FastTCN(models["tcn_relu"])
     windows = sparse_inputs(3, WINDOW, seed=9).astype(np.float32)
-    assert_outputs_close(ev.keras_predict_fn(models["tcn_relu"])(windows), fi.fast_predict_fn(fast)(windows))
+    assert_outputs_close(core_windows.keras_predict_fn(models["tcn_relu"])(windows), fast_inference.fast_predict_fn(fast)(windows))
 
 
 # ---------------------------------------------------------------- the benchmark script

@@ -8,9 +8,10 @@ import re
 import numpy as np
 import pytest
 
-from neuron_as_deep_net import morphology as morph_tools
-from neuron_as_deep_net import plotting
-from neuron_as_deep_net.data_format import NUM_SEGMENTS, binary_to_dict, save_pickle
+from neuron_as_deep_net.l5pc import morphology as morph_tools
+from neuron_as_deep_net.l5pc import figures, figures_dataset
+from neuron_as_deep_net.core.files import save_pickle
+from neuron_as_deep_net.l5pc.data_format import NUM_SEGMENTS, binary_to_dict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SYNTHETIC_DURATION_MS = 1200
@@ -27,13 +28,13 @@ def load_script(name):
 
 def real_cell_morphology():
     """(segment metadata, morphology dict) of the L5PC model, or skip the test if the morphology is unavailable."""
-    from neuron_as_deep_net.cells import l5pc
+    from neuron_as_deep_net.l5pc import cell as l5pc_cell
 
     try:
-        path = l5pc.resolve_morphology()
+        path = l5pc_cell.resolve_morphology()
     except (FileNotFoundError, ValueError) as error:
         pytest.skip(f"L5PC morphology not available: {error}")
-    cell = l5pc.L5PCCell(path)
+    cell = l5pc_cell.L5PCCell(path)
     try:
         return cell.segment_metadata(), cell.morphology_dict()
     finally:
@@ -171,7 +172,7 @@ def test_first_layer_filter_preprocessing():
     num_exc, kernel_size = 3, 50
     kernel = np.zeros((2 * num_exc, kernel_size))
     kernel[:num_exc, -1] = -1.0  # the current time step (causal conv: last kernel index), excitatory, negative
-    weights = plotting.preprocess_first_layer_filter(kernel, num_exc, num_lags=40, sign_lags=12)
+    weights = figures.preprocess_first_layer_filter(kernel, num_exc, num_lags=40, sign_lags=12)
     assert weights.shape == (2 * num_exc, 40)  # 2-tap 'valid' smoothing gives 49 lags, cropped to 40
     # flipped (lag 0 = most recent), halved by the smoothing, negated since exc - inh over 12 lags was < 0
     assert np.allclose(weights[:num_exc, 0], 0.5) and np.allclose(weights[:num_exc, 1:], 0)
@@ -179,10 +180,10 @@ def test_first_layer_filter_preprocessing():
 
 
 def test_nice_scale_bars():
-    assert plotting.scaled_time_bar(6000, 600) == 600
-    assert plotting.scaled_time_bar(1200, 600) == 100
-    assert plotting.scaled_time_bar(2000, 60) == 20
-    assert plotting.nice_length(7.5) == 5.0
+    assert figures_dataset.scaled_time_bar(6000, 600) == 600
+    assert figures_dataset.scaled_time_bar(1200, 600) == 100
+    assert figures_dataset.scaled_time_bar(2000, 60) == 20
+    assert figures_dataset.nice_length(7.5) == 5.0
 
 
 # ---- the scripts end to end ---------------------------------------------------------------------------------
@@ -208,7 +209,7 @@ def test_dataset_exploration_writes_every_figure(synthetic_dataset, tmp_path):
 
 @pytest.mark.slow
 def test_main_figure_replication_writes_every_figure(synthetic_dataset, tmp_path):
-    from neuron_as_deep_net import networks
+    from neuron_as_deep_net.l5pc import networks
 
     models = tmp_path / "models"
     models.mkdir()

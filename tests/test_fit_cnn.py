@@ -13,8 +13,8 @@ import pytest
 from synthetic_data import write_synthetic_dataset
 
 import fit_CNN
-from neuron_as_deep_net import networks, training
-from neuron_as_deep_net.data_format import load_pickle
+from neuron_as_deep_net.l5pc import networks, training
+from neuron_as_deep_net.core.files import load_pickle
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,5 @@
-"""Tests of neuron_as_deep_net.inputs: the original's random input generators (spec §3, §5).
+"""Tests of the original's random input generators (spec §3, §5): l5pc/inputs.py, integrate_and_fire/inputs.py
+and core/spike_trains.py.
 
 The key faithfulness test replays the authors' reference file (seed 1234, 2 simulations) bit for bit.
 """
@@ -9,8 +10,10 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from neuron_as_deep_net import inputs
-from neuron_as_deep_net.data_format import dict_to_binary, load_experiment
+from neuron_as_deep_net.core import spike_trains
+from neuron_as_deep_net.integrate_and_fire import inputs as iaf_inputs
+from neuron_as_deep_net.l5pc import inputs as l5pc_inputs
+from neuron_as_deep_net.l5pc.data_format import dict_to_binary, load_experiment
 
 @pytest.fixture(scope="module")
 def reference_experiment(reference_path):
@@ -41,23 +44,23 @@ class StubRng:
 def test_draw_jittered_option_truncates_toward_zero(u, jitter):
     """option + int(40*U - 20), int truncating toward zero (spec §3 step 2)."""
     rng = StubRng(index=0, uniform=u)
-    assert inputs.draw_jittered_option(rng, [25, 30], 20) == 25 + jitter
+    assert spike_trains.draw_jittered_option(rng, [25, 30], 20) == 25 + jitter
     assert rng.calls == [("randint", 2), ("rand",)]  # randint first, then rand (spec §3 draw order)
 
 
 def test_draw_jittered_option_minimum_block_is_6_ms():
-    options = inputs.L5PC_RATE_INTERVAL_OPTIONS_MS
-    assert inputs.draw_jittered_option(StubRng(0, 1e-9), options, 20) == 25 - 19 == 6
-    assert inputs.draw_jittered_option(StubRng(len(options) - 1, 1 - 1e-9), options, 20) == 450 + 19
+    options = l5pc_inputs.L5PC_RATE_INTERVAL_OPTIONS_MS
+    assert spike_trains.draw_jittered_option(StubRng(0, 1e-9), options, 20) == 25 - 19 == 6
+    assert spike_trains.draw_jittered_option(StubRng(len(options) - 1, 1 - 1e-9), options, 20) == 450 + 19
 
 
 def test_draw_jittered_option_uses_the_drawn_index():
-    assert inputs.draw_jittered_option(StubRng(3, 0.5), [10, 20, 30, 40, 50], 20) == 40
+    assert spike_trains.draw_jittered_option(StubRng(3, 0.5), [10, 20, 30, 40, 50], 20) == 40
 
 
 @pytest.mark.parametrize("sigma", [6, 20, 40, 87])
 def test_gaussian_smoothing_kernel(sigma):
-    kernel = inputs.gaussian_smoothing_kernel(sigma)
+    kernel = spike_trains.gaussian_smoothing_kernel(sigma)
     length = 1 + 7 * sigma
     assert kernel.shape == (length,)
     assert kernel.sum() == pytest.approx(1.0, abs=1e-12)
@@ -81,9 +84,9 @@ def small_morphology():
 
 def test_l5pc_generator_is_deterministic():
     lengths, types = small_morphology()
-    ex1, inh1 = inputs.generate_l5pc_input_spikes(np.random.RandomState(7), lengths, types, sim_duration_ms=2000)
-    ex2, inh2 = inputs.generate_l5pc_input_spikes(np.random.RandomState(7), lengths, types, sim_duration_ms=2000)
-    ex3, inh3 = inputs.generate_l5pc_input_spikes(np.random.RandomState(8), lengths, types, sim_duration_ms=2000)
+    ex1, inh1 = l5pc_inputs.generate_l5pc_input_spikes(np.random.RandomState(7), lengths, types, sim_duration_ms=2000)
+    ex2, inh2 = l5pc_inputs.generate_l5pc_input_spikes(np.random.RandomState(7), lengths, types, sim_duration_ms=2000)
+    ex3, inh3 = l5pc_inputs.generate_l5pc_input_spikes(np.random.RandomState(8), lengths, types, sim_duration_ms=2000)
     assert ex1.shape == inh1.shape == (7, 2000) and ex1.dtype == inh1.dtype == bool
     np.testing.assert_array_equal(ex1, ex2)
     np.testing.assert_array_equal(inh1, inh2)
@@ -93,9 +96,9 @@ def test_l5pc_generator_is_deterministic():
 
 def test_l5pc_generator_rejects_bad_segment_types():
     with pytest.raises(ValueError):
-        inputs.generate_l5pc_input_spikes(np.random.RandomState(0), [1.0, 2.0], ["basal", "soma"])
+        l5pc_inputs.generate_l5pc_input_spikes(np.random.RandomState(0), [1.0, 2.0], ["basal", "soma"])
     with pytest.raises(ValueError):  # apical before basal
-        inputs.generate_l5pc_input_spikes(np.random.RandomState(0), [1.0, 2.0], ["apical", "basal"])
+        l5pc_inputs.generate_l5pc_input_spikes(np.random.RandomState(0), [1.0, 2.0], ["apical", "basal"])
 
 
 def test_l5pc_generator_reproduces_reference_inputs_of_both_simulations(reference_experiment):
@@ -105,7 +108,7 @@ def test_l5pc_generator_reproduces_reference_inputs_of_both_simulations(referenc
     assert params["randomSeed"] == 1234 and len(sims) == 2
     rng = np.random.RandomState(params["randomSeed"])
     for sim in sims:
-        ex, inh = inputs.generate_l5pc_input_spikes(
+        ex, inh = l5pc_inputs.generate_l5pc_input_spikes(
             rng, params["allSegmentsLength"], params["allSegmentsType"],
             sim_duration_ms=int(params["totalSimDurationInSec"] * 1000),
             num_bas_ex_spikes_per_100ms_range=params["num_bas_ex_spikes_per_100ms_range"],
@@ -123,8 +126,8 @@ def test_l5pc_generator_reproduces_reference_inputs_of_both_simulations(referenc
 
 def test_l5pc_defaults_match_the_reference_params(reference_experiment):
     params = reference_experiment["Params"]
-    assert params["inst_rate_sampling_time_interval_options_ms"] == inputs.L5PC_RATE_INTERVAL_OPTIONS_MS
-    nmda = inputs.L5PC_INPUT_RANGES["NMDA"]
+    assert params["inst_rate_sampling_time_interval_options_ms"] == l5pc_inputs.L5PC_RATE_INTERVAL_OPTIONS_MS
+    nmda = l5pc_inputs.L5PC_INPUT_RANGES["NMDA"]
     assert list(params["num_bas_ex_spikes_per_100ms_range"]) == nmda["bas_ex"]
     assert list(params["num_bas_ex_inh_spike_diff_per_100ms_range"]) == nmda["bas_inh_diff"]
     assert list(params["num_apic_ex_spikes_per_100ms_range"]) == nmda["apic_ex"]
@@ -166,9 +169,9 @@ def original_if_generator(rng, sim_duration_ms=6000, num_exc=80, num_inh=20, ex_
 
 
 def test_if_generator_shape_and_determinism():
-    a = inputs.generate_integrate_and_fire_input_spikes(np.random.RandomState(3))
-    b = inputs.generate_integrate_and_fire_input_spikes(np.random.RandomState(3))
-    c = inputs.generate_integrate_and_fire_input_spikes(np.random.RandomState(4))
+    a = iaf_inputs.generate_integrate_and_fire_input_spikes(np.random.RandomState(3))
+    b = iaf_inputs.generate_integrate_and_fire_input_spikes(np.random.RandomState(3))
+    c = iaf_inputs.generate_integrate_and_fire_input_spikes(np.random.RandomState(4))
     assert a.shape == (100, 6000) and a.dtype == bool
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
@@ -179,7 +182,7 @@ def test_if_generator_matches_the_original_algorithm(seed):
     """Bit-identical to the spec's recipe and draw order, three simulations from one stream."""
     rng_module, rng_original = np.random.RandomState(seed), np.random.RandomState(seed)
     for _ in range(3):
-        got = inputs.generate_integrate_and_fire_input_spikes(rng_module, sim_duration_ms=3000)
+        got = iaf_inputs.generate_integrate_and_fire_input_spikes(rng_module, sim_duration_ms=3000)
         expected = original_if_generator(rng_original, sim_duration_ms=3000)
         np.testing.assert_array_equal(got, expected)
     assert rng_module.randint(1 << 30) == rng_original.randint(1 << 30)  # same number of draws consumed
@@ -193,7 +196,7 @@ def test_if_generator_rates_match_the_spec():
     E[N_inh] = 0.7 * 17.5 / 2 = 6.125 per 100 ms over 20 synapses -> 3.06 Hz per synapse.
     Zero-padded smoothing lowers both by about 1 %. Excitatory rows come first.
     """
-    X = inputs.generate_multiple_integrate_and_fire_simulations(np.random.RandomState(2021), 50)
+    X = iaf_inputs.generate_multiple_integrate_and_fire_simulations(np.random.RandomState(2021), 50)
     assert X.shape == (50, 6000, 100) and X.dtype == bool
     exc_rate_hz = X[:, :, :80].mean() * 1000
     inh_rate_hz = X[:, :, 80:].mean() * 1000
@@ -208,13 +211,13 @@ def test_if_generator_rates_match_the_spec():
 
 def test_generate_multiple_discards_a_probe_call():
     seed = 99
-    multi = inputs.generate_multiple_integrate_and_fire_simulations(np.random.RandomState(seed), 2,
+    multi = iaf_inputs.generate_multiple_integrate_and_fire_simulations(np.random.RandomState(seed), 2,
                                                                    sim_duration_ms=1500)
     assert multi.shape == (2, 1500, 100) and multi.dtype == bool
     rng = np.random.RandomState(seed)
-    first = inputs.generate_integrate_and_fire_input_spikes(rng, sim_duration_ms=1500)
-    second = inputs.generate_integrate_and_fire_input_spikes(rng, sim_duration_ms=1500)
-    third = inputs.generate_integrate_and_fire_input_spikes(rng, sim_duration_ms=1500)
+    first = iaf_inputs.generate_integrate_and_fire_input_spikes(rng, sim_duration_ms=1500)
+    second = iaf_inputs.generate_integrate_and_fire_input_spikes(rng, sim_duration_ms=1500)
+    third = iaf_inputs.generate_integrate_and_fire_input_spikes(rng, sim_duration_ms=1500)
     np.testing.assert_array_equal(multi[0], second.T)
     np.testing.assert_array_equal(multi[1], third.T)
     assert not np.array_equal(multi[0], first.T)
@@ -227,7 +230,7 @@ def test_generate_multiple_passes_kwargs_and_progress():
         seen.append(len(iterable))
         return iterable
 
-    X = inputs.generate_multiple_integrate_and_fire_simulations(
+    X = iaf_inputs.generate_multiple_integrate_and_fire_simulations(
         np.random.RandomState(0), 3, progress=progress, num_exc_synapses=8, num_inh_synapses=2,
         sim_duration_ms=500)
     assert X.shape == (3, 500, 10)
@@ -237,7 +240,7 @@ def test_generate_multiple_passes_kwargs_and_progress():
 def test_rates_to_spikes_rule():
     """spike where rand() < exponential(scale=rate): exponential drawn first, then rand, same shape."""
     rates = np.full((4, 1000), 0.3)
-    got = inputs.rates_to_spikes(np.random.RandomState(11), rates)
+    got = spike_trains.rates_to_spikes(np.random.RandomState(11), rates)
     expected_rng = np.random.RandomState(11)
     p = expected_rng.exponential(scale=rates)
     expected = expected_rng.rand(4, 1000) < p

@@ -1,12 +1,12 @@
-"""Tests of neuron_as_deep_net.cells.integrate_and_fire against spec §5 ("I&F simulation")."""
+"""Tests of neuron_as_deep_net.integrate_and_fire.cell against spec §5 ("I&F simulation")."""
 
 import math
 
 import numpy as np
 import pytest
 
-from neuron_as_deep_net.cells import integrate_and_fire as iaf
-from neuron_as_deep_net.inputs import generate_multiple_integrate_and_fire_simulations
+from neuron_as_deep_net.integrate_and_fire import cell as iaf
+from neuron_as_deep_net.integrate_and_fire.inputs import generate_multiple_integrate_and_fire_simulations
 
 V_RESET, V_THRESHOLD = -75.0, -55.0
 WEIGHTS = np.r_[np.ones(80), -np.ones(20)]

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from neuron_as_deep_net.cells import l5pc
+from neuron_as_deep_net.l5pc import cell as l5pc_cell, simulator as l5pc_simulator
 
 pytestmark = pytest.mark.neuron
 
@@ -19,7 +19,7 @@ from conftest import needs_morphology  # noqa: E402
 
 @pytest.fixture(scope="module")
 def simulator():
-    return l5pc.L5PCSimulator(solver="fixed")
+    return l5pc_simulator.L5PCSimulator(solver="fixed")
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def cell(simulator):
 def test_section_and_segment_counts(cell):
     assert len(cell.dend) == 84 and len(cell.apic) == 109
     assert sum(s.nseg for s in cell.dend) == 262 and sum(s.nseg for s in cell.apic) == 377
-    assert len(cell.segments()) == l5pc.NUM_SEGMENTS == 639
+    assert len(cell.segments()) == l5pc_cell.NUM_SEGMENTS == 639
     assert all(s.nseg == 1 + 2 * int(s.L / 40) for s in cell.dend + cell.apic)
 
 
@@ -61,10 +61,10 @@ def test_channel_distributions(cell):
     origin = cell.apic[0](0)
     for section in cell.apic[1:6]:
         last, middle = section(1 - 0.5 / section.nseg), section(0.5)
-        assert last.gIhbar_Ih == pytest.approx(l5pc.apical_ih_density(cell.h.distance(origin, section(1)),
+        assert last.gIhbar_Ih == pytest.approx(l5pc_cell.apical_ih_density(cell.h.distance(origin, section(1)),
                                                                       cell.longest_apical_branch_um()))
         if section.nseg > 1:
-            assert middle.gIhbar_Ih == pytest.approx(l5pc.apical_ih_density(cell.h.distance(origin, middle),
+            assert middle.gIhbar_Ih == pytest.approx(l5pc_cell.apical_ih_density(cell.h.distance(origin, middle),
                                                                             cell.longest_apical_branch_um()))
     soma = cell.soma[0](0.5)
     assert soma.gSK_E2bar_SK_E2 == pytest.approx(0.09965) and soma.gNaTs2_tbar_NaTs2_t == pytest.approx(0.998912)
@@ -78,7 +78,7 @@ def test_channel_distributions(cell):
 @needs_morphology
 @pytest.mark.skipif(not REFERENCE_FILES, reason="../shared/reference not present")
 def test_segment_metadata_equals_reference(cell):
-    from neuron_as_deep_net.data_format import load_experiment
+    from neuron_as_deep_net.l5pc.data_format import load_experiment
 
     reference = load_experiment(REFERENCE_FILES[0])["Params"]
     ours = cell.segment_metadata()
@@ -136,8 +136,8 @@ def test_input_at_time_zero_silences_synapse(simulator):
 REFERENCE_PREFIX_SCRIPT = """
 import glob, json, sys
 import numpy as np
-from neuron_as_deep_net.cells.l5pc import L5PCSimulator
-from neuron_as_deep_net.data_format import load_experiment
+from neuron_as_deep_net.l5pc.data_format import load_experiment
+from neuron_as_deep_net.l5pc.simulator import L5PCSimulator
 duration_ms, solver = float(sys.argv[2]), sys.argv[3]
 reference = load_experiment(sys.argv[1])["Results"]["listOfSingleSimulationDicts"][0]
 def before(spike_times):
@@ -193,7 +193,7 @@ def test_fast_solver_follows_reference_through_first_spike():
     (README); here the first spike (146.1 ms) and the subthreshold traces are checked.
     """
     report = run_reference_prefix(200, "fast")
-    assert report["dt"] == l5pc.FAST_DT_MS == 0.05 and report["secondorder"] == 2
+    assert report["dt"] == l5pc_simulator.FAST_DT_MS == 0.05 and report["secondorder"] == 2
     assert report["reference_spikes"] == [pytest.approx(146.1, abs=0.1)]
     assert len(report["spikes"]) == 1 and report["spikes"][0] == pytest.approx(146.1, abs=0.2)
     assert report["somaVoltageHighRes_rmse"] < 0.15  # measured 0.078 mV (fixed dt 0.025 ms: 0.116)
@@ -206,8 +206,8 @@ def _deferred_result(step_times, soma, duration_ms):
     grids = {"high": np.arange(0, duration_ms, 0.125), "low": np.arange(0, duration_ms)}
     recorded = step_times < duration_ms
     full = {name: np.interp(grid, step_times[recorded], soma[recorded]) for name, grid in grids.items()}
-    tail = step_times[recorded] >= duration_ms - l5pc.CVODE_TAIL_MS
-    spikes = grids["high"][l5pc.detect_spikes(full["high"])]
+    tail = step_times[recorded] >= duration_ms - l5pc_simulator.CVODE_TAIL_MS
+    spikes = grids["high"][l5pc_simulator.detect_spikes(full["high"])]
     result = {"somaVoltageHighRes": full["high"].astype(np.float16), "somaVoltageLowRes": full["low"].astype(np.float16),
               "unroundedOutputSpikeTimes": spikes, "outputSpikeTimes": spikes.astype(np.float16),
               "cvodeTail": {"stepTimes": step_times[recorded][tail], "soma": soma[recorded][tail],
@@ -229,7 +229,7 @@ def test_original_stop_cuts_where_continuerun_would_have():
                                                               (1.0, 49.2, 0.35, False)]:
         result, grids = _deferred_result(step_times, soma, duration_ms)
         assert len(result["unroundedOutputSpikeTimes"]) == 1  # the uncut run sees the peak
-        final_dt = l5pc.apply_original_stop(result, previous_dt, duration_ms)
+        final_dt = l5pc_simulator.apply_original_stop(result, previous_dt, duration_ms)
         assert final_dt == pytest.approx(expected_dt) and "cvodeTail" not in result
         kept = step_times <= last_kept
         for name, key in (("high", "somaVoltageHighRes"), ("low", "somaVoltageLowRes")):
@@ -238,32 +238,32 @@ def test_original_stop_cuts_where_continuerun_would_have():
         assert (len(result["outputSpikeTimes"]) == 1) == expect_spike
     result, _ = _deferred_result(step_times, soma, duration_ms)
     with pytest.raises(ValueError, match="CVODE_TAIL_MS"):
-        l5pc.apply_original_stop(result, 2 * l5pc.CVODE_TAIL_MS + 2, duration_ms)
+        l5pc_simulator.apply_original_stop(result, 2 * l5pc_simulator.CVODE_TAIL_MS + 2, duration_ms)
 
 
 CHAIN_SCRIPT = """
 import json, sys
 import numpy as np
-from neuron_as_deep_net import inputs
-from neuron_as_deep_net.cells import l5pc
-from neuron_as_deep_net.data_format import binary_to_dict
+from neuron_as_deep_net.l5pc import inputs
+from neuron_as_deep_net.l5pc import cell as l5pc_cell, simulator as l5pc_simulator
+from neuron_as_deep_net.l5pc.data_format import binary_to_dict
 duration_ms, num_sims = 150, 3
 rng = np.random.RandomState(1234)
-cell = l5pc.L5PCCell(); meta = cell.segment_metadata(); cell.close()
+cell = l5pc_cell.L5PCCell(); meta = cell.segment_metadata(); cell.close()
 drawn = [inputs.generate_l5pc_input_spikes(rng, meta["allSegmentsLength"], meta["allSegmentsType"], duration_ms)
          for _ in range(num_sims)]
 drawn = [(binary_to_dict(ex), binary_to_dict(inh)) for ex, inh in drawn]
 original, original_dts = [], []
 for ex, inh in drawn:  # the original: one process, a new cell per simulation, continuerun's own stop
-    simulator = l5pc.L5PCSimulator(stop_like_this_process=True)
+    simulator = l5pc_simulator.L5PCSimulator(stop_like_this_process=True)
     original.append(simulator.simulate(ex, inh, duration_ms)[0])
     original_dts.append(simulator.h.dt)
     simulator.close()
-simulator = l5pc.L5PCSimulator()  # ours: one reused cell, simulations in reverse order (another history)
+simulator = l5pc_simulator.L5PCSimulator()  # ours: one reused cell, simulations in reverse order (another history)
 ours = [simulator.simulate(ex, inh, duration_ms)[0] for ex, inh in drawn[::-1]][::-1]
-our_dts, previous = [], l5pc.CVODE_FIRST_PREVIOUS_DT_MS
+our_dts, previous = [], l5pc_simulator.CVODE_FIRST_PREVIOUS_DT_MS
 for result in ours:
-    previous = l5pc.apply_original_stop(result, previous, duration_ms)
+    previous = l5pc_simulator.apply_original_stop(result, previous, duration_ms)
     our_dts.append(previous)
 different = [k for a, b in zip(original, ours) for k in a if isinstance(a[k], np.ndarray) and not np.array_equal(a[k], b[k])]
 print(json.dumps({"original_dts": original_dts, "our_dts": our_dts, "different": different}))
@@ -290,22 +290,22 @@ def test_deferred_cvode_stop_equals_the_original_process():
 
 def test_missing_and_wrong_morphology_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="download_morphology"):
-        l5pc.resolve_morphology(str(tmp_path / "nope.asc"))
+        l5pc_cell.resolve_morphology(str(tmp_path / "nope.asc"))
     wrong = tmp_path / "cell1.asc"
     wrong.write_text("; not the Hay cell\n")
     with pytest.raises(ValueError, match="not the Hay et al. 2011 cell1.asc"):
-        l5pc.resolve_morphology(str(wrong))
-    assert l5pc.resolve_morphology(str(wrong), check_checksum=False) == str(wrong)
+        l5pc_cell.resolve_morphology(str(wrong))
+    assert l5pc_cell.resolve_morphology(str(wrong), check_checksum=False) == str(wrong)
 
 
 def test_spike_detection_and_interpolation():
     v = np.array([-70, -20, -10, -30, -60, -24, -24.5, -80, 0.0])
-    assert list(l5pc.detect_spikes(v)) == [2, 5]  # the last sample is never a peak; -24.5 < -24
+    assert list(l5pc_simulator.detect_spikes(v)) == [2, 5]  # the last sample is never a peak; -24.5 < -24
     t = np.array([0.0, 0.3, 0.3, 1.0, 2.5])
     traces = np.array([[0.0, 3.0, 3.0, 10.0, 25.0], [1.0, 1.0, 5.0, 5.0, 2.0]])
     grid = np.arange(0, 2.5, 0.125)
     expected = np.vstack([np.interp(grid, t, row) for row in traces])
-    np.testing.assert_allclose(l5pc.interpolate_traces(t, traces, grid), expected)
+    np.testing.assert_allclose(l5pc_simulator.interpolate_traces(t, traces, grid), expected)
 
 
 @needs_morphology
@@ -314,7 +314,7 @@ def test_short_dataset_file_layout(tmp_path):
     import subprocess
     import sys
 
-    from neuron_as_deep_net.data_format import load_experiment
+    from neuron_as_deep_net.l5pc.data_format import load_experiment
 
     # a fresh process, from the command line (this test process already holds a cell)
     completed = subprocess.run([sys.executable, os.path.join(ROOT, "simulate_L5PC_and_create_dataset.py"),

@@ -15,8 +15,8 @@ import time
 import numpy as np
 import pytest
 
-from neuron_as_deep_net.cells import mechanisms
-from neuron_as_deep_net.cells.mechanisms import MODS_DIR, load_mechanisms
+from neuron_as_deep_net.core import mechanisms
+from neuron_as_deep_net.core.mechanisms import MODS_DIR, load_mechanisms
 
 pytestmark = pytest.mark.neuron
 

@@ -18,9 +18,10 @@ from keras2_h5 import write_keras2_h5
 from sklearn import metrics
 from synthetic_data import write_synthetic_dataset
 
-from neuron_as_deep_net import evaluation, model_selection, models_io, networks, training
-from neuron_as_deep_net import fast_inference as fi
-from neuron_as_deep_net.data_format import load_pickle, save_pickle
+from neuron_as_deep_net.core import fast_inference
+from neuron_as_deep_net.core import metrics as core_metrics
+from neuron_as_deep_net.l5pc import evaluation, model_files, model_selection, networks, training
+from neuron_as_deep_net.core.files import load_pickle, save_pickle
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DURATION_MS = 1200
@@ -41,7 +42,7 @@ def load_script(name):
 def make_network(filter_sizes, num_filters, seed):
     architecture = networks.make_architecture_dict(filter_sizes, num_filters, input_window_size=WINDOW)
     model = networks.build_tcn(architecture, num_DVT_components=NUM_DVT)
-    fi.randomize_model_weights(model, seed=seed)
+    fast_inference.randomize_model_weights(model, seed=seed)
     return model, architecture
 
 
@@ -65,8 +66,8 @@ def setup(tmp_path_factory):
     for key, (sizes, filters, seed) in NETWORKS.items():
         model, architecture = make_network(sizes, filters, seed)
         info = training_dict(architecture, seed)
-        stem = training.model_file_stem("NMDA", architecture, info["training_history_dict"], model_id=seed)
-        training.save_trained_model(model, str(models_dir), stem, info)
+        stem = model_files.model_file_stem("NMDA", architecture, info["training_history_dict"], model_id=seed)
+        model_files.save_trained_model(model, str(models_dir), stem, info)
         stems[key] = stem
     return root, stems
 
@@ -81,8 +82,8 @@ def test_metrics_equal_sklearn_and_overlapped_inference_equals_full_length_pass(
     assert windowing == {"window_size": WINDOW, "num_channels": 1278, "temporal_extent": 13, "overlap": 14}
 
     # overlapped windows (fast path, batched over simulations) == one causal Keras pass over whole simulations
-    spikes, soma = evaluation.predict_parsed_files(fi.fast_predict_fn(model, batch_size=5), parsed, WINDOW, 14, 5)
-    full = fi.variable_length_model(model).predict(parsed[0].X.astype(np.float32), verbose=0)
+    spikes, soma = evaluation.predict_parsed_files(fast_inference.fast_predict_fn(model, batch_size=5), parsed, WINDOW, 14, 5)
+    full = fast_inference.variable_length_model(model).predict(parsed[0].X.astype(np.float32), verbose=0)
     assert np.abs(spikes - full[0][..., 0]).max() < 1e-4
     assert np.abs(soma - full[1][..., 0]).max() < 1e-3
 
@@ -111,7 +112,7 @@ def test_keras2_h5_model_is_evaluated_end_to_end(setup, tmp_path):
     root, _ = setup
     model, architecture = make_network([5, 3], 4, seed=7)
     name = "NMDA_TCN__DxWxT_2x4x7__2019-03-14__13_45__samples_5760000__LogLoss_train_120_valid_130__ID_4242"
-    folder = tmp_path / "best_models" / models_io.architecture_folder_name(name)
+    folder = tmp_path / "best_models" / model_files.architecture_folder_name(name)
     folder.mkdir(parents=True)
     write_keras2_h5(model, architecture, str(folder / f"{name}_model.h5"))
     save_pickle(training_dict(architecture, 7), str(folder / f"{name}_training.pickle"))
@@ -147,7 +148,7 @@ def test_five_scripts_in_sequence(setup):
     valid = load_script("evaluate_CNN_valid.py")
     evaluated = valid.main(["--preset", "smoke", "--models-dir", str(models_root), "--data-dir", str(root / "valid")])
     assert sorted(s["name"] for s in evaluated) == sorted(stems.values())
-    eval_dir = models_root / "NMDA" / models_io.EVAL_RESULTS_FOLDER
+    eval_dir = models_root / "NMDA" / model_files.EVAL_RESULTS_FOLDER
     for stem in stems.values():
         result = load_pickle(str(eval_dir / f"{stem}.pickle"))
         assert set(result["evaluations_results_dict"]) == {"starting_at_500ms_spikes_in_[0,24]_range",
@@ -166,14 +167,14 @@ def test_five_scripts_in_sequence(setup):
     winner = stems["tcn_a"] if aucs["tcn_a"] >= aucs["tcn_b"] else stems["tcn_b"]
     assert sorted(best[model_selection.FILENAME_COLUMN]) == sorted([stems["fcn"], winner])
     assert list(best[model_selection.NN_TYPE_COLUMN]) == ["FCN", "TCN"]  # sorted by bio type, depth, NN type, ...
-    assert best["spikes D prime"].tolist() == pytest.approx([evaluation.d_prime(a) for a in best["spikes AUC"]])
+    assert best["spikes D prime"].tolist() == pytest.approx([core_metrics.d_prime(a) for a in best["spikes AUC"]])
     for name in ("valid_scatter__NN_depth", "valid_best_vs_complexity__by_type", "valid_best_architectures"):
         assert (best_dir / f"{name}.png").is_file(), name
 
     # 3. copies into best_models/<arch>/, the evaluation pickle being the validation evaluation (bug fixed)
     saving = load_script("saving_best_valid_CNN_models.py")
     assert len(saving.main(["--models-dir", str(models_root), "--output-dir", str(best_dir)])["copied"]) == 2
-    folder = best_dir / models_io.architecture_folder_name(winner)
+    folder = best_dir / model_files.architecture_folder_name(winner)
     assert folder.name == "NMDA_TCN__DxWxT_2x4x7"
     for suffix in ("_model.h5", "_weights.h5", "_json.json", "_training.pickle", "_evaluation.pickle"):
         assert (folder / f"{winner}{suffix}").is_file(), suffix
@@ -207,16 +208,16 @@ def test_five_scripts_in_sequence(setup):
 # ---- package helpers ------------------------------------------------------------------------------------------
 
 def test_parse_model_name():
-    assert models_io.parse_model_name("AMPA_SK_TCN__DxWxT_4x64x120__2019-03-14__13_45__samples_1__ID_3_model") == {
+    assert model_files.parse_model_name("AMPA_SK_TCN__DxWxT_4x64x120__2019-03-14__13_45__samples_1__ID_3_model") == {
         "biophysical_model_type": "AMPA_SK", "NN_model_type": "TCN", "NN_depth": 4, "NN_width": 64,
         "NN_input_time_window": 120}
-    assert models_io.parse_model_name("NMDA_FCN__DxWxT_1x128x43__2019")["NN_model_type"] == "FCN"
-    assert models_io.architecture_folder_name("NMDA_TCN__DxWxT_7x128x153__2019-03-14__13_45__x") == (
+    assert model_files.parse_model_name("NMDA_FCN__DxWxT_1x128x43__2019")["NN_model_type"] == "FCN"
+    assert model_files.architecture_folder_name("NMDA_TCN__DxWxT_7x128x153__2019-03-14__13_45__x") == (
         "NMDA_TCN__DxWxT_7x128x153")
     with pytest.raises(ValueError, match="DxWxT"):
-        models_io.parse_model_name("NMDA_TCN__something_else")
-    assert models_io.matches_synapse_type("AMPA_SK_TCN__x", "AMPA_SK")
-    assert not models_io.matches_synapse_type("AMPA_SK_TCN__x", "AMPA")  # AMPA excludes AMPA_SK (§7)
+        model_files.parse_model_name("NMDA_TCN__something_else")
+    assert model_files.matches_synapse_type("AMPA_SK_TCN__x", "AMPA_SK")
+    assert not model_files.matches_synapse_type("AMPA_SK_TCN__x", "AMPA")  # AMPA excludes AMPA_SK (§7)
 
 
 def test_find_model_files_prefers_keras_and_skips_weights(tmp_path):
@@ -224,8 +225,8 @@ def test_find_model_files_prefers_keras_and_skips_weights(tmp_path):
         (tmp_path / name).write_bytes(b"")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "d_model.h5").write_bytes(b"")
-    assert models_io.find_model_files(str(tmp_path)) == {"a": str(tmp_path / "a.keras"), "b": str(tmp_path / "b.h5")}
-    assert models_io.find_model_files(str(tmp_path), include_subfolders=True, name_suffix="_model") == {
+    assert model_files.find_model_files(str(tmp_path)) == {"a": str(tmp_path / "a.keras"), "b": str(tmp_path / "b.h5")}
+    assert model_files.find_model_files(str(tmp_path), include_subfolders=True, name_suffix="_model") == {
         "d": str(tmp_path / "sub" / "d_model.h5")}
 
 
@@ -242,7 +243,7 @@ def test_complexity_curve_keeps_the_best_so_far():
 
 def test_best_per_architecture_and_filters():
     rows = [{"biophysical_model_type": "NMDA", "NN_model_type": "TCN", "NN_depth": 2, "NN_width": 8,
-             "NN_input_time_window": 20, "spikes AUC": auc, "soma RMSE": rmse, "spikes D prime": evaluation.d_prime(auc),
+             "NN_input_time_window": 20, "spikes AUC": auc, "soma RMSE": rmse, "spikes D prime": core_metrics.d_prime(auc),
              "soma explained variance %": 80.0, "NN_num_train_samples": 1e5, "full model filename": name}
             for auc, rmse, name in ((0.9, 1.0, "a"), (0.95, 2.0, "b"), (0.55, 0.5, "c"))]
     table = pd.DataFrame(rows)

@@ -1,10 +1,13 @@
-"""Tests of neuron_as_deep_net.networks (spec §5 "Network", §6 "Model builder" / "Model saving")."""
+"""Tests of the network builders l5pc/networks.py and integrate_and_fire/network.py (spec §5 "Network", §6 "Model
+builder" / "Model saving")."""
 
 import keras
 import numpy as np
 import pytest
 
-from neuron_as_deep_net import networks as nw
+from neuron_as_deep_net.core import activations, model_weights, windows
+from neuron_as_deep_net.integrate_and_fire import network
+from neuron_as_deep_net.l5pc import networks
 
 # Tiny configuration used throughout: filter sizes [5, 3], 4 filters, 10 input channels, 2 DVT comps.
 TINY_CHANNELS = 10
@@ -13,21 +16,21 @@ TINY_WINDOW = 24
 
 
 def tiny_arch(filter_sizes=(5, 3), num_filters=4, window=TINY_WINDOW, **kwargs):
-    return nw.make_architecture_dict(list(filter_sizes), num_filters, input_window_size=window, **kwargs)
+    return networks.make_architecture_dict(list(filter_sizes), num_filters, input_window_size=window, **kwargs)
 
 
 @pytest.fixture(scope="module")
 def tiny_model():
     keras.utils.set_random_seed(0)
-    return nw.build_tcn(tiny_arch(), num_segments=TINY_CHANNELS, num_DVT_components=TINY_DVT)
+    return networks.build_tcn(tiny_arch(), num_segments=TINY_CHANNELS, num_DVT_components=TINY_DVT)
 
 
 # ---------------------------------------------------------------- constants and helpers
 
 
 def test_constants():
-    assert nw.NUM_SEGMENTS == 639
-    assert nw.NUM_INPUT_CHANNELS == 1278
+    assert networks.NUM_SEGMENTS == 639
+    assert networks.NUM_INPUT_CHANNELS == 1278
 
 
 @pytest.mark.parametrize(
@@ -36,12 +39,12 @@ def test_constants():
      ([54] + [12] * 6, 53 + 6 * 11 + 1)],
 )
 def test_temporal_extent(filter_sizes, expected):
-    assert nw.temporal_extent(filter_sizes) == expected
+    assert windows.temporal_extent(filter_sizes) == expected
 
 
 def test_make_architecture_dict_broadcasts():
-    arch = nw.make_architecture_dict([54, 24, 24], 64)
-    assert set(arch) == set(nw.ARCHITECTURE_KEYS)
+    arch = networks.make_architecture_dict([54, 24, 24], 64)
+    assert set(arch) == set(networks.ARCHITECTURE_KEYS)
     assert arch["network_depth"] == 3
     assert arch["input_window_size"] == 400
     assert arch["num_filters_per_layer"] == [64, 64, 64]
@@ -51,19 +54,19 @@ def test_make_architecture_dict_broadcasts():
     assert arch["activation_function_per_layer"] == ["relu"] * 3
     assert arch["strides_per_layer"] == [1, 1, 1]
     assert arch["dilation_rates_per_layer"] == [1, 1, 1]
-    assert nw.default_architecture_dict() == arch
+    assert networks.default_architecture_dict() == arch
 
 
 def test_make_architecture_dict_per_layer_lists_and_strings():
-    arch = nw.make_architecture_dict([5, 3], [4, 8], initializer="glorot_uniform",
+    arch = networks.make_architecture_dict([5, 3], [4, 8], initializer="glorot_uniform",
                                      activation=["lrelu", "relu"])
     assert arch["num_filters_per_layer"] == [4, 8]
     assert arch["initializer_per_layer"] == ["glorot_uniform"] * 2
     assert arch["activation_function_per_layer"] == ["lrelu", "relu"]
     with pytest.raises(ValueError):
-        nw.make_architecture_dict([5, 3], [4, 8, 16])
+        networks.make_architecture_dict([5, 3], [4, 8, 16])
     with pytest.raises(ValueError):
-        nw.make_architecture_dict([], 4)
+        networks.make_architecture_dict([], 4)
 
 
 # ---------------------------------------------------------------- build_tcn
@@ -123,18 +126,18 @@ def test_build_tcn_exact_parameter_count(tiny_model):
     dendritic = 4 * TINY_DVT + TINY_DVT
     expected = conv1 + bn1 + conv2 + bn2 + spikes + somatic + dendritic
     assert expected == 308
-    assert nw.count_parameters(tiny_model) == expected
+    assert model_weights.count_parameters(tiny_model) == expected
     assert tiny_model.count_params() == expected
 
 
 def test_build_tcn_default_architecture_parameter_count():
     # Paper-size default architecture: count computed by hand.
-    arch = nw.default_architecture_dict()
-    model = nw.build_tcn(arch)  # 1278 channels, 20 DVT components
+    arch = networks.default_architecture_dict()
+    model = networks.build_tcn(arch)  # 1278 channels, 20 DVT components
     expected = ((54 * 1278 * 64 + 64) + 4 * 64                 # layer_1 + layer_1_BN
                 + 2 * ((24 * 64 * 64 + 64) + 4 * 64)           # layers 2, 3 with BN
                 + (64 + 1) * 2 + (64 * 20 + 20))               # spikes, somatic, dendritic
-    assert nw.count_parameters(model) == expected
+    assert model_weights.count_parameters(model) == expected
 
 
 def _predict(model, x):
@@ -161,8 +164,8 @@ def test_build_tcn_receptive_field_equals_temporal_extent():
     keras.utils.set_random_seed(2)
     filter_sizes = [5, 3]
     arch = tiny_arch(filter_sizes, activation="linear", initializer=0.5, window=30)
-    model = nw.build_tcn(arch, num_segments=TINY_CHANNELS, num_DVT_components=TINY_DVT)
-    T = nw.temporal_extent(filter_sizes)
+    model = networks.build_tcn(arch, num_segments=TINY_CHANNELS, num_DVT_components=TINY_DVT)
+    T = windows.temporal_extent(filter_sizes)
     x1 = np.zeros((1, 30, TINY_CHANNELS), dtype="float32")
     x2 = x1.copy()
     t = 10
@@ -177,22 +180,22 @@ def test_build_tcn_receptive_field_equals_temporal_extent():
 @pytest.mark.parametrize("window", [8, 7])
 def test_build_tcn_rejects_short_window(window):
     with pytest.raises(ValueError, match="input_window_size"):
-        nw.build_tcn(tiny_arch(window=window), num_segments=TINY_CHANNELS, num_DVT_components=TINY_DVT)
+        networks.build_tcn(tiny_arch(window=window), num_segments=TINY_CHANNELS, num_DVT_components=TINY_DVT)
 
 
 def test_build_tcn_rejects_inconsistent_dict():
     arch = tiny_arch()
     arch["strides_per_layer"] = [1]
     with pytest.raises(ValueError):
-        nw.build_tcn(arch, num_segments=TINY_CHANNELS)
+        networks.build_tcn(arch, num_segments=TINY_CHANNELS)
     del arch["strides_per_layer"]
     with pytest.raises(ValueError, match="missing"):
-        nw.build_tcn(arch, num_segments=TINY_CHANNELS)
+        networks.build_tcn(arch, num_segments=TINY_CHANNELS)
 
 
 def test_named_initializer_is_passed_through():
     arch = tiny_arch(initializer="glorot_uniform")
-    model = nw.build_tcn(arch, num_segments=TINY_CHANNELS, num_DVT_components=TINY_DVT)
+    model = networks.build_tcn(arch, num_segments=TINY_CHANNELS, num_DVT_components=TINY_DVT)
     assert isinstance(model.get_layer("layer_1").kernel_initializer, keras.initializers.GlorotUniform)
 
 
@@ -200,13 +203,13 @@ def test_named_initializer_is_passed_through():
 @pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
 def test_lrelu_activation_slope_and_save_roundtrip(tmp_path):
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(nw.lrelu(np.array([-4.0, -1.0, 0.0, 2.0], dtype="float32"))),
+        keras.ops.convert_to_numpy(activations.lrelu(np.array([-4.0, -1.0, 0.0, 2.0], dtype="float32"))),
         [-1.0, -0.25, 0.0, 2.0])
     keras.utils.set_random_seed(3)
-    model = nw.build_tcn(tiny_arch(activation="lrelu"), num_segments=TINY_CHANNELS,
+    model = networks.build_tcn(tiny_arch(activation="lrelu"), num_segments=TINY_CHANNELS,
                          num_DVT_components=TINY_DVT)
     conv1 = model.get_layer("layer_1")
-    assert conv1.activation is nw.lrelu
+    assert conv1.activation is activations.lrelu
     # 'lrelu' applied inside the conv: conv output = lrelu(x * kernel + bias)
     x = np.random.default_rng(0).normal(size=(1, TINY_WINDOW, TINY_CHANNELS)).astype("float32")
     pre = keras.ops.convert_to_numpy(keras.ops.conv(x, conv1.kernel, padding="valid"))
@@ -230,12 +233,12 @@ def test_lrelu_activation_slope_and_save_roundtrip(tmp_path):
      ([35] * 7, "NMDA_TCN"), ([1, 3], "NMDA_TCN")],
 )
 def test_network_type_prefix(filter_sizes, prefix):
-    assert nw.network_type_prefix("NMDA", nw.make_architecture_dict(filter_sizes, 8)) == prefix
+    assert networks.network_type_prefix("NMDA", networks.make_architecture_dict(filter_sizes, 8)) == prefix
 
 
 def test_network_type_prefix_other_synapse_types():
-    assert nw.network_type_prefix("AMPA_SK", nw.make_architecture_dict([45, 1], 8)) == "AMPA_SK_FCN"
-    assert nw.network_type_prefix("AMPA", nw.make_architecture_dict([16] * 4, 8)) == "AMPA_TCN"
+    assert networks.network_type_prefix("AMPA_SK", networks.make_architecture_dict([45, 1], 8)) == "AMPA_SK_FCN"
+    assert networks.network_type_prefix("AMPA", networks.make_architecture_dict([16] * 4, 8)) == "AMPA_TCN"
 
 
 @pytest.mark.parametrize(
@@ -245,7 +248,7 @@ def test_network_type_prefix_other_synapse_types():
      ([5, 3], [4, 9], "DxWxT_2x6x7")],  # W = int(mean) = int(6.5)
 )
 def test_architecture_string(filter_sizes, num_filters, expected):
-    assert nw.architecture_string(nw.make_architecture_dict(filter_sizes, num_filters)) == expected
+    assert networks.architecture_string(networks.make_architecture_dict(filter_sizes, num_filters)) == expected
 
 
 # ---------------------------------------------------------------- integrate-and-fire network
@@ -253,10 +256,10 @@ def test_architecture_string(filter_sizes, num_filters, expected):
 
 def test_integrate_and_fire_network():
     keras.utils.set_random_seed(4)
-    model = nw.build_integrate_and_fire_network()
+    model = network.build_integrate_and_fire_network()
     assert [layer.name for layer in model.layers] == ["input_layer", "layer_1", "spikes", "soma"]
     assert model.input_shape == (None, 500, 100)
-    assert nw.count_parameters(model) == 100 * 80 + 1 + 2 + 2 == 8005
+    assert model_weights.count_parameters(model) == 100 * 80 + 1 + 2 + 2 == 8005
     layer_1 = model.get_layer("layer_1")
     assert layer_1.padding == "causal" and layer_1.kernel_size == (80,) and layer_1.filters == 1
     assert layer_1.kernel_initializer.stddev == pytest.approx(0.25)
@@ -270,7 +273,7 @@ def test_integrate_and_fire_network():
     assert list(config["loss"]) == ["binary_crossentropy", "mean_squared_error"]
     assert list(config["loss_weights"]) == [1.0, 0.003]
 
-    w = nw.first_layer_weights(model)
+    w = model_weights.first_layer_weights(model)
     assert w.shape == (1, 100, 80)
     kernel = keras.ops.convert_to_numpy(layer_1.kernel)  # Keras layout (kernel, in, out)
     assert kernel.shape == (80, 100, 1)
@@ -279,8 +282,8 @@ def test_integrate_and_fire_network():
 
 def test_integrate_and_fire_variable_length_shares_weights():
     keras.utils.set_random_seed(5)
-    fixed = nw.build_integrate_and_fire_network(window_size=120, num_synapses=6, kernel_size=10)
-    free = nw.build_integrate_and_fire_network(window_size=None, num_synapses=6, kernel_size=10)
+    fixed = network.build_integrate_and_fire_network(window_size=120, num_synapses=6, kernel_size=10)
+    free = network.build_integrate_and_fire_network(window_size=None, num_synapses=6, kernel_size=10)
     assert free.input_shape == (None, None, 6)
     free.set_weights(fixed.get_weights())
     x = (np.random.default_rng(0).random((1, 300, 6)) < 0.1).astype("float32")
@@ -292,7 +295,7 @@ def test_integrate_and_fire_variable_length_shares_weights():
 
 
 def test_first_layer_weights_tcn(tiny_model):
-    w = nw.first_layer_weights(tiny_model)
+    w = model_weights.first_layer_weights(tiny_model)
     assert w.shape == (4, TINY_CHANNELS, 5)
     kernel = keras.ops.convert_to_numpy(tiny_model.get_layer("layer_1").kernel)
     np.testing.assert_array_equal(w, np.transpose(kernel, (2, 1, 0)))

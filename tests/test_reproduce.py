@@ -12,7 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import reproduce  # noqa: E402
-from neuron_as_deep_net import report  # noqa: E402
+from neuron_as_deep_net.core import report  # noqa: E402
 from conftest import needs_morphology  # noqa: E402
 
 # a 1x1 PNG

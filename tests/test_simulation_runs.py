@@ -6,8 +6,8 @@ import pickle
 import numpy as np
 import pytest
 
-from neuron_as_deep_net import simulation_runs
-from neuron_as_deep_net.data_format import atomic_write
+from neuron_as_deep_net.core import parallel
+from neuron_as_deep_net.core.files import atomic_write
 
 
 class FakeSimulator:
@@ -38,8 +38,8 @@ def computed_indices(log_dir):
 
 
 def run(tmp_path, name, workers, inputs, log_dir, chunk_size=2, fail_on=None, dask_scheduler=None):
-    checkpoints = simulation_runs.ChunkCheckpoints(str(tmp_path / name), {"run": name})
-    return simulation_runs.run_simulations(inputs, FakeSimulator, {"log_dir": str(log_dir), "fail_on": fail_on}, {},
+    checkpoints = parallel.ChunkCheckpoints(str(tmp_path / name), {"run": name})
+    return parallel.run_simulations(inputs, FakeSimulator, {"log_dir": str(log_dir), "fail_on": fail_on}, {},
                                            checkpoints, chunk_size=chunk_size, workers=workers,
                                            dask_scheduler=dask_scheduler)
 
@@ -65,7 +65,7 @@ def test_results_do_not_depend_on_worker_count(tmp_path):
 def test_each_worker_builds_its_simulator_once(tmp_path):
     FakeSimulator.builds = 0
     (tmp_path / "log").mkdir()
-    simulation_runs._WORKER_SIMULATORS.clear()
+    parallel._WORKER_SIMULATORS.clear()
     run(tmp_path, "reuse", 1, make_inputs(6), tmp_path / "log", chunk_size=1)
     assert FakeSimulator.builds == 1
 
@@ -74,23 +74,23 @@ def test_resume_skips_finished_chunks_and_equals_uninterrupted_run(tmp_path):
     inputs = make_inputs(8)
     log = tmp_path / "log"
     log.mkdir()
-    simulation_runs._WORKER_SIMULATORS.clear()
+    parallel._WORKER_SIMULATORS.clear()
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, "resumed", 1, inputs, log, chunk_size=2, fail_on=5)  # dies inside chunk 2 (sims 4, 5)
     assert computed_indices(log) == [0, 1, 2, 3, 4]
-    simulation_runs._WORKER_SIMULATORS.clear()
+    parallel._WORKER_SIMULATORS.clear()
     resumed = run(tmp_path, "resumed", 1, inputs, log, chunk_size=2)
     # sims 0-3 were checkpointed and not recomputed; only the interrupted chunk (4, 5) is repeated
     assert computed_indices(log) == [0, 1, 2, 3, 4, 4, 5, 6, 7]
     (tmp_path / "log_full").mkdir()
-    simulation_runs._WORKER_SIMULATORS.clear()
+    parallel._WORKER_SIMULATORS.clear()
     assert_same_results(resumed, run(tmp_path, "full", 1, inputs, tmp_path / "log_full", chunk_size=2))
 
 
 def test_checkpoint_folder_of_other_run_is_refused(tmp_path):
-    simulation_runs.ChunkCheckpoints(str(tmp_path / "c"), {"seed": 1})
+    parallel.ChunkCheckpoints(str(tmp_path / "c"), {"seed": 1})
     with pytest.raises(ValueError, match="other arguments"):
-        simulation_runs.ChunkCheckpoints(str(tmp_path / "c"), {"seed": 2})
+        parallel.ChunkCheckpoints(str(tmp_path / "c"), {"seed": 2})
 
 
 def test_atomic_write_never_leaves_partial_files(tmp_path):
@@ -112,7 +112,7 @@ def test_dask_path_on_a_local_cluster(tmp_path):
     inputs = make_inputs(5)
     (tmp_path / "log_local").mkdir()
     (tmp_path / "log_dask").mkdir()
-    simulation_runs._WORKER_SIMULATORS.clear()
+    parallel._WORKER_SIMULATORS.clear()
     local = run(tmp_path, "local", 1, inputs, tmp_path / "log_local")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster:

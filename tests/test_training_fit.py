@@ -1,4 +1,4 @@
-"""Tests of the fit_CNN pieces of neuron_as_deep_net.training (spec §6): LegacyNadam, the learning schedule,
+"""Tests of the fit_CNN pieces of neuron_as_deep_net.l5pc (spec §6): LegacyNadam, the learning schedule,
 the window sampler and its tf.data stream, the sparse first layer, history, save criterion and names."""
 
 import re
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from neuron_as_deep_net import networks, training
+from neuron_as_deep_net.l5pc import model_files, networks, sparse_conv, training, window_sampler
+from neuron_as_deep_net.l5pc import schedule as l5pc_schedule
 
 NAME_PATTERN = re.compile(r"^(NMDA|AMPA|AMPA_SK)_(FCN|TCN)__DxWxT_(\d+)x(\d+)x(\d+)__\d{4}-\d{2}-\d{2}__\d{2}_\d{2}"
                           r"__samples_(\d+)__LogLoss_train_(\d+)_valid_(\d+)__ID_(\d+)$")
@@ -48,7 +49,7 @@ def test_legacy_nadam_matches_the_keras22_update():
     rng = np.random.default_rng(0)
     p0 = rng.normal(size=(3, 4))
     gradients = [rng.normal(size=(3, 4)) for _ in range(6)]
-    ours = run_optimizer(training.LegacyNadam(learning_rate=0.01), gradients, p0)
+    ours = run_optimizer(l5pc_schedule.LegacyNadam(learning_rate=0.01), gradients, p0)
     reference = keras22_nadam_reference(gradients, p0, 0.01)
     assert np.allclose(ours, reference, rtol=1e-5, atol=1e-6)
     # different from Keras 3 Nadam (whose momentum schedule is 0.96 ** t) ...
@@ -59,13 +60,13 @@ def test_legacy_nadam_matches_the_keras22_update():
 
 
 def test_make_optimizer_returns_new_instances():
-    first = training.make_optimizer("legacy_nadam", 1e-4)
-    second = training.make_optimizer("legacy_nadam", 1e-4)
-    assert first is not second and isinstance(first, training.LegacyNadam)
+    first = l5pc_schedule.make_optimizer("legacy_nadam", 1e-4)
+    second = l5pc_schedule.make_optimizer("legacy_nadam", 1e-4)
+    assert first is not second and isinstance(first, l5pc_schedule.LegacyNadam)
     assert first.get_config()["schedule_decay"] == 0.004 and first.get_config()["epsilon"] == 1e-7
-    assert isinstance(training.make_optimizer("nadam", 3e-5), keras.optimizers.Nadam)
+    assert isinstance(l5pc_schedule.make_optimizer("nadam", 3e-5), keras.optimizers.Nadam)
     with pytest.raises(ValueError):
-        training.make_optimizer("adam", 1e-3)
+        l5pc_schedule.make_optimizer("adam", 1e-3)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -77,13 +78,13 @@ def test_make_optimizer_returns_new_instances():
     (80, 1e-5, [4.0, 0.01, 1e-6]), (120, 3e-6, [8.0, 0.01, 1e-8]), (160, 1e-6, [9.0, 0.003, 1e-9]),
     (249, 1e-6, [9.0, 0.003, 1e-9])])
 def test_schedule_stages(schedule, lr, weights):
-    schedule_dict = training.make_learning_schedule_dict()
+    schedule_dict = l5pc_schedule.make_learning_schedule_dict()
     assert schedule_dict["learning_rate_per_epoch"][schedule] == pytest.approx(lr)
     assert np.allclose(schedule_dict["loss_weights_per_epoch"][schedule], weights, rtol=1e-9, atol=0)
 
 
 def test_schedule_dict_keys():
-    schedule_dict = training.make_learning_schedule_dict()
+    schedule_dict = l5pc_schedule.make_learning_schedule_dict()
     assert set(schedule_dict) == {"train_file_load", "valid_file_load", "validation_fraction", "num_epochs",
                                   "num_steps_multiplier", "batch_size_per_epoch", "loss_weights_per_epoch",
                                   "learning_rate_per_epoch", "num_train_steps_per_epoch"}
@@ -91,7 +92,7 @@ def test_schedule_dict_keys():
     assert schedule_dict["batch_size_per_epoch"] == [8] * 250
     assert schedule_dict["num_train_steps_per_epoch"] == [100] * 250
     with pytest.raises(ValueError):
-        training.make_learning_schedule_dict(stage_first_schedules=[1, 40])
+        l5pc_schedule.make_learning_schedule_dict(stage_first_schedules=[1, 40])
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -122,7 +123,7 @@ def sampler_files():
 
 def test_sampler_windows_and_targets(sampler_files):
     files, load, _ = sampler_files
-    sampler = training.WindowSampler(sorted(files), load, batch_size=8, window_size=100, file_load=0.5,
+    sampler = window_sampler.WindowSampler(sorted(files), load, batch_size=8, window_size=100, file_load=0.5,
                                      num_files_per_epoch=3, seed=1, log=None)
     assert sampler.batches_per_file == int(0.5 * 4 * 900 / (8 * 100)) == 2
     assert len(sampler) == 6
@@ -146,7 +147,7 @@ def test_sampler_windows_and_targets(sampler_files):
 def test_sampler_end_times(sampler_files):
     files, load, _ = sampler_files
     for window in (100, 600):
-        sampler = training.WindowSampler(sorted(files), load, batch_size=16, window_size=window, file_load=1.0,
+        sampler = window_sampler.WindowSampler(sorted(files), load, batch_size=16, window_size=window, file_load=1.0,
                                          num_files_per_epoch=2, seed=2, log=None)
         rng = np.random.default_rng(0)
         arrays = files["file_0"]
@@ -162,7 +163,7 @@ def test_sampler_epochs_are_reproducible_and_switch_files(sampler_files):
     files, load, _ = sampler_files
 
     def make():
-        return training.WindowSampler(sorted(files), load, batch_size=4, window_size=50, file_load=0.2,
+        return window_sampler.WindowSampler(sorted(files), load, batch_size=4, window_size=50, file_load=0.2,
                                       num_files_per_epoch=3, seed=5, log=None)
 
     first, second = make(), make()
@@ -174,7 +175,7 @@ def test_sampler_epochs_are_reproducible_and_switch_files(sampler_files):
     files_chosen, order, _ = first.epoch_plan(7)
     assert len(set(files_chosen)) == 3 and sorted(order) == list(range(len(first)))
     # validation: batch indices in order
-    valid = training.WindowSampler(sorted(files), load, batch_size=4, window_size=50, file_load=0.2,
+    valid = window_sampler.WindowSampler(sorted(files), load, batch_size=4, window_size=50, file_load=0.2,
                                    num_files_per_epoch=2, shuffle=False, seed=5, log=None)
     assert list(valid.epoch_plan(0)[1]) == list(range(len(valid)))
 
@@ -182,15 +183,15 @@ def test_sampler_epochs_are_reproducible_and_switch_files(sampler_files):
 def test_sampler_rejects_short_files():
     arrays = fake_arrays(0, num_time_bins=505)
     with pytest.raises(ValueError, match="too short"):
-        training.WindowSampler(["f"], lambda path: arrays, batch_size=8, window_size=100, file_load=0.2,
+        window_sampler.WindowSampler(["f"], lambda path: arrays, batch_size=8, window_size=100, file_load=0.2,
                                num_files_per_epoch=1, log=None)
 
 
 def test_window_stream_dataset_is_float32(sampler_files):
     files, load, _ = sampler_files
-    sampler = training.WindowSampler(sorted(files), load, batch_size=4, window_size=50, file_load=0.2,
+    sampler = window_sampler.WindowSampler(sorted(files), load, batch_size=4, window_size=50, file_load=0.2,
                                      num_files_per_epoch=2, seed=5, log=None)
-    batches = list(training.window_stream_dataset(sampler, 3, 2))
+    batches = list(window_sampler.window_stream_dataset(sampler, 3, 2))
     assert len(batches) == 2 * len(sampler)
     x, (y_spike, y_soma, y_DVT) = batches[0]
     assert x.dtype == tf.float32 and x.shape == (4, 50, 6)
@@ -210,7 +211,7 @@ def test_sparse_causal_conv_equals_conv1d(k, splits):
     upstream = tf.constant(rng.normal(size=(3, 30, 5)).astype(np.float32))
     with tf.GradientTape(persistent=True) as tape:
         dense = tf.nn.conv1d(tf.pad(x, [[0, 0], [k - 1, 0], [0, 0]]), kernel, 1, "VALID")
-        sparse = training.sparse_causal_conv1d(x, kernel, splits)
+        sparse = sparse_conv.sparse_causal_conv1d(x, kernel, splits)
         dense_loss, sparse_loss = tf.reduce_sum(dense * upstream), tf.reduce_sum(sparse * upstream)
     assert np.allclose(dense.numpy(), sparse.numpy(), atol=1e-5)
     assert np.allclose(tape.gradient(dense_loss, kernel).numpy(), tape.gradient(sparse_loss, kernel).numpy(),
@@ -221,16 +222,16 @@ def test_training_twin_shares_weights_and_outputs():
     keras.utils.set_random_seed(3)
     architecture = networks.make_architecture_dict([5, 3, 1], 4, input_window_size=24, initializer=0.3)
     model = networks.build_tcn(architecture, num_segments=10, num_DVT_components=2)
-    twin = training.training_model(model, sparse_first_layer=True)
+    twin = sparse_conv.training_model(model, sparse_first_layer=True)
     assert twin is not model
     assert {id(v) for v in twin.trainable_variables} == {id(v) for v in model.trainable_variables}
     x = (np.random.default_rng(0).random((2, 24, 10)) < 0.3).astype(np.float32)
     for a, b in zip(model(x, training=False), twin(x, training=False)):
         assert np.allclose(np.asarray(a), np.asarray(b), atol=1e-5)
-    assert training.training_model(model, sparse_first_layer=False) is model
+    assert sparse_conv.training_model(model, sparse_first_layer=False) is model
     strided = networks.build_tcn(networks.make_architecture_dict([5, 3], 4, input_window_size=24, dilation=2),
                                  num_segments=10, num_DVT_components=2)
-    assert training.training_model(strided) is strided  # dilated layer_1: dense fallback
+    assert sparse_conv.training_model(strided) is strided  # dilated layer_1: dense fallback
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -256,9 +257,9 @@ def test_save_criterion_and_loss_tag():
     assert not training.should_save({"val_spikes_loss": [0.02, 0.02, 0.05]})
     assert training.should_save({"val_spikes_loss": [0.02, 0.02, 0.05]}, threshold=0.04)
     assert not training.should_save({"val_spikes_loss": []})
-    assert training.log_loss_tag([0.01] * 5 + [0.03] * 4) == int(10000 * np.mean([0.01] * 5 + [0.03] * 4))
+    assert model_files.log_loss_tag([0.01] * 5 + [0.03] * 4) == int(10000 * np.mean([0.01] * 5 + [0.03] * 4))
     values = list(np.linspace(0.1, 0.01, 12))
-    assert training.log_loss_tag(values) == int(10000 * np.mean(values[-7:]))
+    assert model_files.log_loss_tag(values) == int(10000 * np.mean(values[-7:]))
 
 
 @pytest.mark.parametrize("sizes, kind, extent", [([54, 24, 24], "TCN", 100), ([110], "FCN", 110),
@@ -268,7 +269,7 @@ def test_model_names(sizes, kind, extent):
     history = training.empty_training_history()
     training.append_schedule_history(history, {"spikes_loss": [0.02] * 10, "val_spikes_loss": [0.03] * 10, "loss": [1] * 10},
                                      0, 8, 1e-4, [1, 0.02, 5e-6], 288, {}, {})
-    stem = training.model_file_stem("AMPA_SK", architecture, history, model_id=4321)
+    stem = model_files.model_file_stem("AMPA_SK", architecture, history, model_id=4321)
     match = NAME_PATTERN.match(stem)
     assert match, stem
     assert match.group(1) == "AMPA_SK" and match.group(2) == kind

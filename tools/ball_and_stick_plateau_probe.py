@@ -46,10 +46,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import keras
 
-    from neuron_as_deep_net import ball_and_stick_dataset, networks, training
+    from neuron_as_deep_net.ball_and_stick import dataset as bs_dataset, networks, training
 
     keras.utils.set_random_seed(args.seed)
-    train = ball_and_stick_dataset.load_split(ball_and_stick_dataset.find_dataset_folder(args.data_dir, args.cell),
+    train = bs_dataset.load_split(bs_dataset.find_dataset_folder(args.data_dir, args.cell),
                                               "train")
     model = networks.build_ball_and_stick_config(args.config)
     training.compile_ball_and_stick_model(model, args.learning_rate, steps_per_epoch=args.steps)

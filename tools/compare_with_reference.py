@@ -16,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from neuron_as_deep_net.data_format import load_experiment  # noqa: E402
+from neuron_as_deep_net.l5pc.data_format import load_experiment  # noqa: E402
 
 SPIKE_TOLERANCE_MS = 2.0
 SOMA_CLIP_MV = -55.0

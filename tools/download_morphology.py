@@ -16,8 +16,8 @@ import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from neuron_as_deep_net.cells.l5pc import DEFAULT_MORPHOLOGY, MORPHOLOGY_SHA256  # noqa: E402
-from neuron_as_deep_net.data_format import atomic_write  # noqa: E402
+from neuron_as_deep_net.l5pc.cell import DEFAULT_MORPHOLOGY, MORPHOLOGY_SHA256  # noqa: E402
+from neuron_as_deep_net.core.files import atomic_write  # noqa: E402
 
 SOURCES = [
     ("raw", "https://raw.githubusercontent.com/ModelDBRepository/139653/master/L5bPCmodelsEH/morphologies/cell1.asc"),

@@ -18,8 +18,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from neuron_as_deep_net import inputs  # noqa: E402
-from neuron_as_deep_net.cells import integrate_and_fire as iaf  # noqa: E402
+from neuron_as_deep_net.integrate_and_fire import inputs  # noqa: E402
+from neuron_as_deep_net.integrate_and_fire import cell as iaf  # noqa: E402
 
 
 def lagged(signal_2d, num_lags):

@@ -5,7 +5,8 @@ fixed size, and hands chunks to workers. Each worker process builds its simulato
 reuses it for every chunk it receives. Finished chunks are written atomically to a checkpoint folder, so a
 restarted run with the same arguments skips them; results do not depend on the number of workers because a
 simulation depends only on its own inputs (what depended on the order of runs in the original's single
-process, the end of a CVODE run, is applied afterwards in file order: ``l5pc.apply_original_stops``).
+process, the end of a CVODE run, is applied afterwards in file order:
+``neuron_as_deep_net.l5pc.simulator.apply_original_stops``).
 
 Backends: ``workers == 1`` runs in this process; ``workers > 1`` uses a spawn-context process pool;
 ``dask_scheduler`` sends the chunks to a Dask distributed cluster (any machine that can import this package).
@@ -17,7 +18,7 @@ import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from .data_format import atomic_write, load_pickle, save_pickle
+from .files import atomic_write, load_pickle, save_pickle
 
 _WORKER_SIMULATORS = {}  # per process: (factory, config) -> simulator, built on first use
 

@@ -1,7 +1,7 @@
 """The L5PC morphology of the figure scripts: the ``morphology_dict`` (spec §4), its topology and its regions.
 
 The authors' figure scripts read a ``morphology_dict.pickle`` that no script of theirs writes; here
-:meth:`neuron_as_deep_net.cells.l5pc.L5PCCell.morphology_dict` builds it and the dataset script saves it beside
+:meth:`neuron_as_deep_net.l5pc.cell.L5PCCell.morphology_dict` builds it and the dataset script saves it beside
 each dataset. :func:`load_morphology_dict` finds it (or builds and caches it).
 
 Plotting regions (spec §1.2). The original hard-coded ``basal_cutoff = 262`` and ``tuft_cutoff = [366, 559]``
@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-from .data_format import load_pickle, save_pickle
+from ..core.files import load_pickle, save_pickle
 
 MORPHOLOGY_DICT_NAME = "morphology_dict.pickle"
 #: The original's hard-coded region boundaries for cell1.asc (spec §1.2); used only to check the rule.
@@ -47,7 +47,7 @@ REGIONS = ("basal", "oblique", "tuft")
 
 def build_morphology_dict(morphology_path=None):
     """Build the morphology dict from the L5PC model (NEURON; well under a second)."""
-    from .cells.l5pc import L5PCCell, resolve_morphology
+    from .cell import L5PCCell, resolve_morphology
 
     cell = L5PCCell(resolve_morphology(morphology_path))
     try:

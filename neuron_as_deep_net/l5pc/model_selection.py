@@ -13,9 +13,10 @@ import os
 import numpy as np
 import pandas as pd
 
+from ..core.files import atomic_write, load_pickle
+from ..core.metrics import auc_key, d_prime, tp_key
 from . import evaluation
-from .data_format import atomic_write, load_pickle
-from .models_io import model_base_name, parse_model_name
+from .model_files import model_base_name, parse_model_name
 
 MAIN_FILTER_KEY = evaluation.filter_string(*evaluation.MAIN_FILTER)
 FILENAME_COLUMN = "full model filename"
@@ -25,9 +26,9 @@ ARCHITECTURE_COLUMNS = ["NN_depth", "NN_width", "NN_input_time_window", NN_TYPE_
 # table column -> key of the evaluation results dict (§9 "Row fields")
 METRIC_COLUMNS = {
     "spikes AUC": "AUC",
-    "spikes TP @ 0.25% FP": evaluation.tp_key(0.0025),
-    "spikes TP @ 0.1% FP": evaluation.tp_key(0.0010),
-    "spikes AUC @ 1% FP": evaluation.auc_key(0.0100),
+    "spikes TP @ 0.25% FP": tp_key(0.0025),
+    "spikes TP @ 0.1% FP": tp_key(0.0010),
+    "spikes AUC @ 1% FP": auc_key(0.0100),
     "soma RMSE": "soma_RMSE",
     "soma MAE": "soma_MAE",
     "soma explained variance %": "soma_explained_variance_percent",
@@ -69,7 +70,7 @@ def results_row(name, evaluation_dict, filter_key=MAIN_FILTER_KEY) -> dict:
     })
     for column, key in METRIC_COLUMNS.items():
         row[column] = float(metrics_dict[key])
-    row[D_PRIME_COLUMN] = evaluation.d_prime(row["spikes AUC"])
+    row[D_PRIME_COLUMN] = d_prime(row["spikes AUC"])
     subsets = evaluation_dict.get("list_of_subset_eval_results_dict")
     if subsets:
         for column, key in SUBSET_COLUMNS.items():
@@ -173,7 +174,7 @@ def complexity_curve(x, y, maximize=True, min_change_fraction=0.02):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Figure data (the figures themselves are plotting.plot_results_scatters / plot_curve_grid)
+# Figure data (the figures themselves are figures_selection.plot_results_scatters / plot_curve_grid)
 # ----------------------------------------------------------------------------------------------------------
 
 # (x column, axis label, jitter at noise level 1, log x axis, x multiplier) of the §9 scatter figures
@@ -247,7 +248,7 @@ def curve_panels(table, y_columns, group_columns=(BIO_TYPE_COLUMN,), x_columns=C
 
 def scatter_figures(table, noise_level=1.0, rng=None, title=""):
     """(name, figure) of every §9 scatter figure: the six metrics against each x of SCATTER_AXES."""
-    from . import plotting
+    from . import figures_selection
 
     rng = np.random.default_rng(rng)
     colors = bio_type_colors(table)
@@ -256,5 +257,5 @@ def scatter_figures(table, noise_level=1.0, rng=None, title=""):
         panels = scatter_panels(table, x_column, x_label, jitter, noise_level, log_x, multiplier, rng)
         name = f"{x_column}{'_log' if log_x else ''}"
         figure_title = f"{title}: metrics vs {x_label}" if title else f"metrics vs {x_label}"
-        figures.append((name, plotting.plot_results_scatters(panels, colors, title=figure_title)))
+        figures.append((name, figures_selection.plot_results_scatters(panels, colors, title=figure_title)))
     return figures

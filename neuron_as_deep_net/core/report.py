@@ -14,7 +14,7 @@ import shlex
 import subprocess
 import urllib.parse
 
-from .data_format import atomic_write
+from .files import atomic_write
 
 NOT_KNOWN = "not known"
 

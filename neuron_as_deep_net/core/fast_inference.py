@@ -29,321 +29,47 @@ Two entry points mirror the two ways evaluation can run:
 
 * :func:`predict_full_length` -- the exact causal full-length pass over whole simulations (what a Keras
   model with input length ``None`` computes);
-* :func:`fast_predict_fn` -- a ``predict_fn`` for :func:`neuron_as_deep_net.evaluation.overlapped_inference`,
+* :func:`fast_predict_fn` -- a ``predict_fn`` for :func:`neuron_as_deep_net.core.windows.overlapped_inference`,
   computing each (zero-padded) window independently, exactly like ``keras_predict_fn`` of the same model,
   so the original's overlapped evaluation (§7) is kept.
 
 The two agree wherever the overlap is at least the receptive field minus one, which §7's rule
 (overlap >= T+1) guarantees unless the 250-ms cap binds (T > 249); the first window starts at t = 0 in both.
 
-Models: anything :func:`neuron_as_deep_net.networks.build_tcn` or ``build_integrate_and_fire_network``
-builds, in memory or loaded with :func:`load_model` (``.keras``, Keras-3 ``.h5``, and Keras-2 ``.h5``
-files whose config Keras 3 cannot read, which are rebuilt from their weights).
+Models: any such chain (:func:`neuron_as_deep_net.l5pc.networks.build_tcn`,
+:func:`neuron_as_deep_net.integrate_and_fire.network.build_integrate_and_fire_network`), in memory or loaded
+from a file (L5PC files, Keras-2 ``.h5`` included: :func:`neuron_as_deep_net.l5pc.model_files.load_model`).
+The arrays and the kernels it runs are in :mod:`.fast_layers`. This module imports no experiment.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import re
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.fft
-import scipy.special
 
-__all__ = [
-    "FFT_MIN_KERNEL_SIZE",
-    "CausalConv",
-    "Head",
-    "CausalNetwork",
-    "extract_network",
-    "FastTCN",
-    "predict_full_length",
-    "fast_predict_fn",
-    "load_model",
-    "rebuild_from_legacy_h5",
-    "variable_length_model",
-    "randomize_model_weights",
-    "default_num_threads",
-]
-
-#: Kernels with at least this many taps use FFT convolution under ``dense_method='auto'``.
-FFT_MIN_KERNEL_SIZE = 8
-#: The FFT block is at least this many times the layer's receptive field (rounded up to a power of two).
-FFT_BLOCK_FACTOR = 8
-#: Smallest FFT block.
-FFT_MIN_BLOCK = 64
-#: Element-wise work on arrays at least this large is split over threads.
-PARALLEL_MIN_ELEMENTS = 1 << 16
-#: Activations computed here with numpy; any other Keras activation is called through ``keras.ops``.
-NUMPY_ACTIVATIONS = ("linear", "relu", "lrelu", "leaky_relu", "sigmoid", "tanh", "elu", "softplus",
-                     "exponential")
-
-
-@contextlib.contextmanager
-def _no_pool():
-    yield None
-
-
-def default_num_threads() -> int:
-    """CPU cores available to this process."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# The network as plain arrays
-# ----------------------------------------------------------------------------------------------------------
-
-@dataclass
-class CausalConv:
-    """One causal conv layer (stride 1) with its activation and the BatchNormalization after it (if any)."""
-
-    kernel: np.ndarray  # (K, C_in, C_out), Keras layout: kernel[K-1] multiplies the current time step
-    bias: np.ndarray  # (C_out,)
-    dilation: int = 1
-    activation: str = "linear"
-    activation_fn: object = None  # the Keras callable, used for activations not in NUMPY_ACTIVATIONS
-    bn_scale: np.ndarray | None = None  # gamma / sqrt(moving_variance + eps)
-    bn_offset: np.ndarray | None = None  # beta - moving_mean * bn_scale
-
-    @property
-    def kernel_size(self) -> int:
-        return int(self.kernel.shape[0])
-
-    @property
-    def span(self) -> int:
-        """How far back the layer reads: (K-1)*dilation time steps."""
-        return (self.kernel_size - 1) * self.dilation
-
-
-@dataclass
-class Head:
-    """A 1x1 output conv (``spikes``, ``somatic``, ``dendritic``, ...)."""
-
-    name: str
-    kernel: np.ndarray  # (C_in, C_out)
-    bias: np.ndarray  # (C_out,)
-    activation: str = "linear"
-    activation_fn: object = None
-
-
-@dataclass
-class CausalNetwork:
-    """Chain of causal convs followed by 1x1 heads, in the model's output order."""
-
-    convs: list[CausalConv]
-    heads: list[Head]
-    input_channels: int = field(init=False)
-
-    def __post_init__(self):
-        if not self.convs:
-            raise ValueError("the network has no convolution layer")
-        self.input_channels = int(self.convs[0].kernel.shape[1])
-
-    @property
-    def temporal_extent(self) -> int:
-        """Receptive field in time steps: sum((K-1)*dilation) + 1 (§7 step 1)."""
-        return int(sum(conv.span for conv in self.convs) + 1)
-
-
-def _activation_name(fn) -> str:
-    name = getattr(fn, "__name__", None) or type(fn).__name__
-    return "lrelu" if name in ("<lambda>", "LeakyReLU") else name
-
-
-def _bn_affine(layer):
-    """(scale, offset) of an inference-mode Keras BatchNormalization layer on the last axis."""
-    import keras
-
-    axis = layer.axis if isinstance(layer.axis, int) else layer.axis[0]
-    if axis not in (-1, 2):
-        raise ValueError(f"{layer.name}: only BatchNormalization over the channel axis is supported")
-    mean = keras.ops.convert_to_numpy(layer.moving_mean).astype(np.float64)
-    var = keras.ops.convert_to_numpy(layer.moving_variance).astype(np.float64)
-    gamma = keras.ops.convert_to_numpy(layer.gamma).astype(np.float64) if layer.scale else np.ones_like(mean)
-    beta = keras.ops.convert_to_numpy(layer.beta).astype(np.float64) if layer.center else np.zeros_like(mean)
-    scale = gamma / np.sqrt(var + float(layer.epsilon))
-    return scale, beta - mean * scale
-
-
-def _conv_arrays(layer):
-    import keras
-
-    kernel = keras.ops.convert_to_numpy(layer.kernel).astype(np.float32)
-    if layer.use_bias:
-        bias = keras.ops.convert_to_numpy(layer.bias).astype(np.float32)
-    else:
-        bias = np.zeros(kernel.shape[-1], np.float32)
-    return kernel, bias
-
-
-def _producer(layer):
-    """The layer whose output ``layer`` reads (single-input layers only)."""
-    tensor = layer.input
-    if isinstance(tensor, (list, tuple)):
-        raise ValueError(f"{layer.name}: layers with several inputs are not supported")
-    return tensor._keras_history[0]
-
-
-def extract_network(model) -> CausalNetwork:
-    """Read the conv/BN chain and the 1x1 heads of a functional Keras model (§6 layout) into arrays.
-
-    Supported: a chain of ``Conv1D`` (stride 1, causal padding unless the kernel is 1, any dilation, any
-    activation) each optionally followed by ``BatchNormalization``, and ``Conv1D`` heads with kernel 1 on
-    the chain's last output. Anything else raises ``ValueError``.
-    """
-    from keras import layers
-
-    output_layers = [tensor._keras_history[0] for tensor in model.outputs]
-    chain = [layer for layer in model.layers
-             if not isinstance(layer, layers.InputLayer) and not any(layer is head for head in output_layers)]
-    convs: list[CausalConv] = []
-    previous = None
-    for layer in chain:
-        source = _producer(layer)
-        if previous is not None and source is not previous:
-            raise ValueError(f"{layer.name} does not read the previous layer's output: only plain chains "
-                             f"of Conv1D/BatchNormalization are supported")
-        if previous is None and not isinstance(source, layers.InputLayer):
-            raise ValueError(f"{layer.name} is the first layer but does not read the model input")
-        if isinstance(layer, layers.Conv1D):
-            if tuple(layer.strides) != (1,):
-                raise ValueError(f"{layer.name}: strides {layer.strides} are not supported (only 1)")
-            if getattr(layer, "groups", 1) != 1:
-                raise ValueError(f"{layer.name}: grouped convolutions are not supported")
-            if layer.padding != "causal" and layer.kernel_size[0] != 1:
-                raise ValueError(f"{layer.name}: padding {layer.padding!r} is not causal")
-            kernel, bias = _conv_arrays(layer)
-            convs.append(CausalConv(kernel=kernel, bias=bias, dilation=int(layer.dilation_rate[0]),
-                                    activation=_activation_name(layer.activation),
-                                    activation_fn=layer.activation))
-        elif isinstance(layer, layers.BatchNormalization):
-            if not isinstance(previous, layers.Conv1D):
-                raise ValueError(f"{layer.name}: BatchNormalization must directly follow a Conv1D layer")
-            convs[-1].bn_scale, convs[-1].bn_offset = _bn_affine(layer)
-        else:
-            raise ValueError(f"{layer.name}: layer type {type(layer).__name__} is not supported")
-        previous = layer
-
-    heads = []
-    for layer in output_layers:
-        if not isinstance(layer, layers.Conv1D) or layer.kernel_size[0] != 1:
-            raise ValueError(f"output {layer.name}: heads must be Conv1D layers with kernel size 1")
-        if _producer(layer) is not previous:
-            raise ValueError(f"output {layer.name} does not read the last layer of the conv chain")
-        kernel, bias = _conv_arrays(layer)
-        heads.append(Head(name=layer.name, kernel=kernel[0], bias=bias,
-                          activation=_activation_name(layer.activation), activation_fn=layer.activation))
-    return CausalNetwork(convs=convs, heads=heads)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Element-wise activations
-# ----------------------------------------------------------------------------------------------------------
-
-def _apply_activation(name, fn, src, dst) -> None:
-    """dst[...] = activation(src); ``dst`` may be a strided view and may be ``src`` itself."""
-    if name == "linear":
-        if src is not dst:
-            np.copyto(dst, src)
-    elif name == "relu":
-        np.maximum(src, 0.0, out=dst)
-    elif name in ("lrelu", "leaky_relu"):
-        from neuron_as_deep_net.networks import LRELU_NEGATIVE_SLOPE
-
-        slope = LRELU_NEGATIVE_SLOPE if name == "lrelu" else 0.2  # keras.activations.leaky_relu default
-        if src is dst:
-            np.maximum(src, src * np.float32(slope), out=dst)
-        else:
-            np.multiply(src, np.float32(slope), out=dst)
-            np.maximum(dst, src, out=dst)
-    elif name == "sigmoid":
-        scipy.special.expit(src, out=dst)
-    elif name == "tanh":
-        np.tanh(src, out=dst)
-    elif name == "elu":
-        dst[...] = np.where(src > 0, src, np.expm1(np.minimum(src, 0)))
-    elif name == "softplus":
-        np.logaddexp(src, np.float32(0.0), out=dst)
-    elif name == "exponential":
-        np.exp(src, out=dst)
-    else:
-        import keras
-
-        if fn is None:
-            raise ValueError(f"activation {name!r} has no numpy implementation and no Keras callable")
-        dst[...] = keras.ops.convert_to_numpy(fn(keras.ops.convert_to_tensor(np.ascontiguousarray(src))))
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Layer implementations
-# ----------------------------------------------------------------------------------------------------------
-
-def _csr_padded_rows(X, pad_rows: int):
-    """CSR arrays of X (N, T, C) as a (N*(T+pad_rows), C) matrix: sim n, time t is row n*(T+pad_rows)+t.
-
-    The ``pad_rows`` empty rows after every simulation absorb the causal shifts of the first layer, so
-    shifted accumulation never crosses into the next simulation. Returns (indptr, indices, data) with
-    int32 indices when they fit (int64 otherwise) and float32 data.
-    """
-    num_sims, num_times, num_channels = X.shape
-    flat = np.flatnonzero(X)
-    data = np.ones(flat.size, np.float32) if X.dtype == np.bool_ else X.reshape(-1)[flat].astype(np.float32)
-    rows, cols = np.divmod(flat, num_channels)
-    rows += (rows // num_times) * pad_rows
-    num_rows = num_sims * (num_times + pad_rows)
-    index_dtype = np.int32 if max(num_rows, num_channels, cols.size) < 2**31 - 1 else np.int64
-    indptr = np.zeros(num_rows + 1, index_dtype)
-    np.cumsum(np.bincount(rows, minlength=num_rows), out=indptr[1:])
-    return indptr, cols.astype(index_dtype), data
-
-
-try:  # the CSR x dense kernel that accumulates into its output (releases the GIL)
-    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
-except ImportError:  # pragma: no cover - scipy moved it; fall back to the public product
-    _csr_matvecs = None
-
-
-def _sparse_matmul_accumulate(num_rows, num_cols, indptr, indices, data, dense, out_flat_view) -> None:
-    """out += CSR(num_rows x num_cols) @ dense (num_cols x F); ``out_flat_view`` is a 1-D view of length
-    num_rows*F."""
-    num_vecs = dense.shape[1]
-    if _csr_matvecs is not None:
-        _csr_matvecs(num_rows, num_cols, num_vecs, indptr, indices, data, dense.reshape(-1), out_flat_view)
-    else:  # pragma: no cover
-        import scipy.sparse
-
-        matrix = scipy.sparse.csr_matrix((data, indices, indptr), shape=(num_rows, num_cols))
-        out_flat_view += np.asarray(matrix @ dense).reshape(-1)
-
-
-@dataclass
-class _FFTPlan:
-    block: int  # FFT size B
-    hop: int  # outputs per block L = B - span
-    spectrum: object  # TF tensor (B/2+1, 2*C_in, 2*C_out): the folded kernel's spectrum, complex interleaved
+from .fast_layers import (FFT_BLOCK_FACTOR, FFT_MIN_BLOCK, FFT_MIN_KERNEL_SIZE, PARALLEL_MIN_ELEMENTS, CausalNetwork,
+                          _apply_activation, _csr_padded_rows, _FFTPlan, _no_pool, _producer, _sparse_matmul_accumulate,
+                          default_num_threads, extract_network)
 
 
 class FastTCN:
     """Fast inference of a causal conv chain with 1x1 heads (see the module docstring).
 
-    ``model`` is a Keras model, a :class:`CausalNetwork`, or a path for :func:`load_model`.
-    ``dense_method`` is 'auto' | 'fft' | 'direct' for the layers after the first; ``fft_block`` forces the
-    FFT size (a power of two is fastest); ``num_threads`` defaults to the available cores.
+    ``model`` is a Keras model, a :class:`CausalNetwork`, or a path, read with ``loader(path)`` (default
+    :func:`load_keras_model`; an L5PC file that may be a legacy Keras-2 ``.h5``:
+    ``loader=neuron_as_deep_net.l5pc.model_files.load_model``). ``dense_method`` is 'auto' | 'fft' |
+    'direct' for the layers after the first; ``fft_block`` forces the FFT size (a power of two is fastest);
+    ``num_threads`` defaults to the available cores.
     """
 
     def __init__(self, model, dense_method: str = "auto", fft_block: int | None = None,
-                 num_threads: int | None = None):
+                 num_threads: int | None = None, loader=None):
         if isinstance(model, (str, os.PathLike)):
-            model = load_model(model)
+            model = (loader or load_keras_model)(model)
         network = model if isinstance(model, CausalNetwork) else extract_network(model)
         if dense_method not in ("auto", "fft", "direct"):
             raise ValueError(f"dense_method must be 'auto', 'fft' or 'direct', got {dense_method!r}")
@@ -641,10 +367,19 @@ class FastTCN:
                 for k in range(len(self.network.heads))]
 
     def predict_fn(self, batch_size: int = 32):
-        """A ``predict_fn`` for :func:`neuron_as_deep_net.evaluation.overlapped_inference`."""
+        """A ``predict_fn`` for :func:`neuron_as_deep_net.core.windows.overlapped_inference`."""
         def predict_fn(x):
             return self.predict(x, batch_size=batch_size)
         return predict_fn
+
+
+def load_keras_model(path):
+    """``keras.models.load_model(path, compile=False)`` with the 'lrelu' activation registered."""
+    import keras
+
+    from . import activations  # noqa: F401  (registers 'lrelu')
+
+    return keras.models.load_model(os.fspath(path), compile=False)
 
 
 def _as_fast(model, **options) -> FastTCN:
@@ -663,151 +398,13 @@ def predict_full_length(model, X, batch_size: int = 8, **options) -> list[np.nda
 
 
 def fast_predict_fn(model, batch_size: int = 32, **options):
-    """``predict_fn`` for ``evaluation.overlapped_inference``: windows (n, W, C) -> [spikes, soma, ...].
+    """``predict_fn`` for ``windows.overlapped_inference``: windows (n, W, C) -> [spikes, soma, ...].
 
-    A drop-in replacement for ``evaluation.keras_predict_fn(model)`` with the same outputs (each window
+    A drop-in replacement for ``windows.keras_predict_fn(model)`` with the same outputs (each window
     computed independently with zero causal padding, like the Keras model). ``options`` go to
     :class:`FastTCN`; ``model`` may be a Keras model, a path or a :class:`FastTCN`.
     """
     return _as_fast(model, **options).predict_fn(batch_size=batch_size)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Loading models
-# ----------------------------------------------------------------------------------------------------------
-
-def load_model(path, activation: str | None = None):
-    """Load a saved model for inference (``compile=False``).
-
-    ``.keras`` and Keras-3 ``.h5`` files load directly. A legacy Keras-2 ``.h5`` whose config Keras 3 cannot
-    read is rebuilt from its weights with :func:`rebuild_from_legacy_h5` (``activation`` overrides the
-    activation read from the file's config).
-    """
-    import keras
-
-    from neuron_as_deep_net import networks  # noqa: F401  (registers the 'lrelu' activation)
-
-    path = os.fspath(path)
-    if activation is None:
-        try:
-            return keras.models.load_model(path, compile=False)
-        except Exception as error:  # noqa: BLE001 - any failure of the config route falls back to the weights
-            if not path.lower().endswith((".h5", ".hdf5")):
-                raise
-            message = str(error) if len(str(error)) < 200 else str(error)[:200] + "..."
-            warnings.warn(f"keras could not load {path} ({type(error).__name__}: {message}); "
-                          f"rebuilding the architecture from the file's weights", stacklevel=2)
-    return rebuild_from_legacy_h5(path, activation=activation)
-
-
-_CONV_NAME = re.compile(r"^layer_(\d+)$")
-_BN_NAME = re.compile(r"^layer_(\d+)_BN$")
-
-
-def _decode(value):
-    return value.decode("utf8") if isinstance(value, bytes) else str(value)
-
-
-def _h5_layer_weights(h5file) -> dict[str, dict[str, np.ndarray]]:
-    """{layer name: {weight short name: array}} from a Keras 2 or 3 ``.h5`` (model or weights-only file)."""
-    root = h5file["model_weights"] if "model_weights" in h5file else h5file
-    names = [_decode(n) for n in root.attrs.get("layer_names", list(root.keys()))]
-    weights = {}
-    for name in names:
-        if name not in root:
-            continue
-        group = root[name]
-        weight_names = [_decode(w) for w in group.attrs.get("weight_names", [])]
-        arrays = {}
-        for weight_name in weight_names:
-            short = weight_name.split("/")[-1].split(":")[0]
-            arrays[short] = np.asarray(group[weight_name])
-        if arrays:
-            weights[name] = arrays
-    return weights
-
-
-def _h5_layer_configs(h5file) -> tuple[dict[str, dict], int | None]:
-    """{layer name: config} and the input window size from the file's ``model_config`` (if readable)."""
-    raw = h5file.attrs.get("model_config")
-    if raw is None:
-        return {}, None
-    try:
-        config = json.loads(_decode(raw))
-    except (TypeError, ValueError):
-        return {}, None
-    layer_list = config.get("config", {}).get("layers", [])
-    configs = {}
-    window = None
-    for entry in layer_list:
-        layer_config = entry.get("config", {})
-        name = layer_config.get("name", entry.get("name"))
-        configs[name] = layer_config
-        shape = layer_config.get("batch_input_shape") or layer_config.get("batch_shape")
-        if entry.get("class_name") == "InputLayer" and shape and len(shape) == 3 and shape[1]:
-            window = int(shape[1])
-    return configs, window
-
-
-def _config_activation(layer_config: dict) -> str:
-    activation = layer_config.get("activation", "relu")
-    if isinstance(activation, dict):  # Keras 3 serialisation of a function
-        activation = str(activation.get("config", "relu")).split(">")[-1]
-    activation = str(activation)
-    if activation in ("<lambda>", "LeakyReLU", "leaky_relu_025"):
-        return "lrelu"
-    return activation
-
-
-def rebuild_from_legacy_h5(path, activation: str | None = None):
-    """Rebuild a :func:`~neuron_as_deep_net.networks.build_tcn` model from the weights in an ``.h5`` file.
-
-    Kernel shapes give the filter sizes, filter counts, input channels and DVT components; activations,
-    dilations, BN epsilons and the input window come from the file's ``model_config`` when it is readable
-    (activation 'relu', dilation 1, eps 1e-3 and window max(400, sum of filter sizes + 1) otherwise).
-    Only the ``layer_k`` / ``layer_k_BN`` / ``spikes`` / ``somatic`` / ``dendritic`` layout of §6 is
-    supported.
-    """
-    import h5py
-
-    from neuron_as_deep_net import networks
-
-    with h5py.File(os.fspath(path), "r") as h5file:
-        weights = _h5_layer_weights(h5file)
-        configs, window = _h5_layer_configs(h5file)
-    conv_indices = sorted(int(m.group(1)) for name in weights if (m := _CONV_NAME.match(name)))
-    if not conv_indices or conv_indices != list(range(1, len(conv_indices) + 1)):
-        raise ValueError(f"{path}: expected conv layers layer_1..layer_D, found {sorted(weights)}")
-    missing_heads = [name for name in ("spikes", "somatic", "dendritic") if name not in weights]
-    if missing_heads:
-        raise ValueError(f"{path}: missing output layers {missing_heads}")
-    kernels = [weights[f"layer_{k}"]["kernel"] for k in conv_indices]
-    filter_sizes = [int(kernel.shape[0]) for kernel in kernels]
-    num_filters = [int(kernel.shape[2]) for kernel in kernels]
-    activations = [activation or _config_activation(configs.get(f"layer_{k}", {})) for k in conv_indices]
-    dilations = [int(np.ravel(configs.get(f"layer_{k}", {}).get("dilation_rate", [1]))[0])
-                 for k in conv_indices]
-    window = window if window and window > sum(filter_sizes) else max(400, sum(filter_sizes) + 1)
-    architecture = networks.make_architecture_dict(filter_sizes, num_filters, input_window_size=window,
-                                                   activation=activations, dilation=dilations)
-    model = networks.build_tcn(architecture, num_segments=int(kernels[0].shape[1]),
-                               num_DVT_components=int(weights["dendritic"]["kernel"].shape[-1]))
-    for k in conv_indices:
-        conv = weights[f"layer_{k}"]
-        model.get_layer(f"layer_{k}").set_weights([conv["kernel"], conv["bias"]])
-        bn_name = f"layer_{k}_BN"
-        if bn_name not in weights:
-            raise ValueError(f"{path}: missing {bn_name}")
-        bn = weights[bn_name]
-        layer = model.get_layer(bn_name)
-        layer.set_weights([bn["gamma"], bn["beta"], bn["moving_mean"], bn["moving_variance"]])
-        if "epsilon" in configs.get(bn_name, {}):
-            layer.epsilon = float(configs[bn_name]["epsilon"])
-    for name in ("spikes", "somatic", "dendritic"):
-        head = weights[name]
-        model.get_layer(name).set_weights([head["kernel"].reshape(model.get_layer(name).kernel.shape),
-                                           head["bias"]])
-    return model
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -821,7 +418,7 @@ def variable_length_model(model):
     """
     import keras
 
-    from neuron_as_deep_net import networks  # noqa: F401  (registers 'lrelu')
+    from . import activations  # noqa: F401  (registers 'lrelu')
 
     num_channels = model.inputs[0].shape[-1]
     inputs = keras.Input(shape=(None, num_channels), name=model.inputs[0].name.split(":")[0])

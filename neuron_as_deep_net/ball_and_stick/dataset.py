@@ -1,6 +1,6 @@
 """Ball-and-stick datasets: creation in resumable parallel chunks, the on-disk layout, pruning, loading.
 
-Written from /work/shared/spec/ball_and_stick.md §3. Layout (readable by the tutorial and the published
+Written from /work/shared/spec/cell.md §3. Layout (readable by the tutorial and the published
 Kaggle dataset alike)::
 
     <root>/<short_name>/{train,valid,test}/<subfolder>/sim_XXXXXXX.npy
@@ -8,7 +8,7 @@ Kaggle dataset alike)::
 
 with the subfolders of :data:`SUBFOLDERS`. A "repeat" (chunk of the spec) draws new input ranges and gives
 24 train + 2 valid + 2 test simulations (12:1:1); simulation k of repeat r is reproducible from
-(seed, r, k) alone. Creation reuses :mod:`neuron_as_deep_net.simulation_runs` (worker processes that build
+(seed, r, k) alone. Creation reuses :mod:`neuron_as_deep_net.core.parallel` (worker processes that build
 the cell once, chunk checkpoints, resume); files are written atomically, then every split is pruned.
 """
 
@@ -18,13 +18,13 @@ import json
 import os
 import re
 import time
-
 import numpy as np
 
+from ..core import parallel
+from ..core.files import atomic_write, save_npy, save_pickle
+from . import cell
 from . import inputs as input_generation
-from . import simulation_runs
-from .cells import ball_and_stick
-from .data_format import atomic_write, save_pickle
+
 
 SPLITS = ("train", "valid", "test")
 #: subfolder -> (shape given T ms and S segments, dtype); the spec's names, including 'intermidiate' (sic)
@@ -64,26 +64,20 @@ def parameters_file_prefix(cell_parameters):
     length = cell_parameters["dendrite_length_um"]
     size = "large" if length >= 1024 else "medium" if length >= 256 else "small"
     spiking = "regular_spiking" if float(cell_parameters.get("ske2_factor", 0.0)) == 0.0 else "slow_spiking"
-    has_nmda = ball_and_stick.EXCITATORY_PRESETS[cell_parameters["excitatory_preset"]]["gmax_NMDA"] > 0
+    has_nmda = cell.EXCITATORY_PRESETS[cell_parameters["excitatory_preset"]]["gmax_NMDA"] > 0
     return f"{size}_{spiking}_{'NMDA' if has_nmda else 'AMPA'}"
 
 
 def dataset_folder(root, cell_parameters):
     """<root>/<short_name> of a cell."""
-    return os.path.join(root, ball_and_stick.cell_short_name(
+    return os.path.join(root, cell.cell_short_name(
         cell_parameters["dendrite_length_um"], cell_parameters["dendrite_diameter_um"],
-        cell_parameters.get("num_segments", ball_and_stick.NUM_SEGMENTS)))
+        cell_parameters.get("num_segments", cell.NUM_SEGMENTS)))
 
 
 def simulation_file(folder, split, subfolder, index):
     """<folder>/<split>/<subfolder>/sim_XXXXXXX.npy."""
     return os.path.join(folder, split, subfolder, f"sim_{int(index):07d}.npy")
-
-
-def save_npy(path, array):
-    """np.save atomically."""
-    with atomic_write(path) as handle:
-        np.save(handle, array, allow_pickle=False)
 
 
 def write_simulation(folder, split, index, arrays):
@@ -180,7 +174,7 @@ class DatasetWorker:
     """What a worker process runs: the cell, built once, simulating one dataset simulation per call."""
 
     def __init__(self, **cell_parameters):
-        self.cell = ball_and_stick.BallAndStickCell(**cell_parameters)
+        self.cell = cell.BallAndStickCell(**cell_parameters)
 
     def simulate(self, seed, repeat, position, sim_duration_ms):
         """Inputs of simulation ``position`` of ``repeat`` (drawn here from (seed, repeat, position)), then the
@@ -189,7 +183,7 @@ class DatasetWorker:
         rng = np.random.default_rng([seed, repeat, position])
         x = input_generation.generate_ball_and_stick_inputs(rng, ranges, self.cell.num_segments, sim_duration_ms)
         soma_v, branch_v = self.cell.simulate(x[..., 0], x[..., 1])
-        return {"inputs": x, **ball_and_stick.saved_targets(soma_v, branch_v, sim_duration_ms)}
+        return {"inputs": x, **cell.saved_targets(soma_v, branch_v, sim_duration_ms)}
 
 
 def repeat_plan(first_repeat, num_repeats, train_per_repeat=TRAIN_PER_REPEAT):
@@ -235,13 +229,13 @@ def create_dataset(root, cell_parameters, num_repeats, seed=0, first_repeat=0, t
 
     started = time.time()
     plan = repeat_plan(first_repeat, num_repeats, train_per_repeat)
-    checkpoints = simulation_runs.ChunkCheckpoints(
+    checkpoints = parallel.ChunkCheckpoints(
         os.path.join(folder, f".partial__seed_{seed}__repeats_{first_repeat}_{first_repeat + num_repeats}"), identity)
-    num_chunks = simulation_runs.run_simulations(
+    num_chunks = parallel.run_simulations(
         [(int(seed), repeat, position, int(sim_duration_ms)) for repeat, position, _, _ in plan],
         DatasetWorker, dict(cell_parameters), {}, checkpoints, chunk_size=chunk_size, workers=workers,
         dask_scheduler=dask_scheduler, sim_seconds_each=sim_duration_ms / 1000.0,
-        description=f"simulating {ball_and_stick.cell_short_name(cell_parameters['dendrite_length_um'], cell_parameters['dendrite_diameter_um'])}",
+        description=f"simulating {cell.cell_short_name(cell_parameters['dendrite_length_um'], cell_parameters['dendrite_diameter_um'])}",
         collect=False)
     simulation_seconds = time.time() - started
     for k in range(num_chunks):  # one chunk in memory at a time
@@ -271,7 +265,7 @@ def create_dataset(root, cell_parameters, num_repeats, seed=0, first_repeat=0, t
 
 def find_dataset_folder(root, cell_name):
     """The dataset folder of a named cell under root (its short name), or a ValueError saying how to make it."""
-    folder = dataset_folder(root, ball_and_stick.cell_parameters(cell_name))
+    folder = dataset_folder(root, cell.cell_parameters(cell_name))
     if not glob.glob(os.path.join(folder, "train", "inputs", "sim_*.npy")):
         raise ValueError(f"no {cell_name} dataset in {folder}; create it with "
                          f"python create_dataset_BS_neuron.py --cell {cell_name} --output-dir {root}")

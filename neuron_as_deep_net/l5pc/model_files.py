@@ -1,4 +1,5 @@
-"""Trained-model files: names, discovery, loading, and the best-models copies.
+"""Trained L5PC model files, all in one place: names, saving, discovery, loading (legacy Keras-2 ``.h5`` files
+rebuilt from their weights by :func:`rebuild_from_legacy_h5`), and the best-models copies.
 
 Ground truth: /work/shared/spec/original_behaviour.md §6 ("Model saving": the file names), §7 ("Selection"),
 §8 (the ``best_models/<arch>/`` copies) and §9 (``extract_useful_info``: what a name tells).
@@ -15,20 +16,24 @@ Layout (as the original's)::
 where ``<arch>`` is ``<name>`` up to its date field, e.g. ``NMDA_TCN__DxWxT_7x128x153``. Models load for
 inference without compiling; the authors' Keras-2.2 ``.h5`` files load too (their compiled Nadam arguments
 ``lr``/``schedule_decay`` are never read, and a config Keras 3 cannot read is rebuilt from the weights by
-:func:`neuron_as_deep_net.fast_inference.load_model`).
+:func:`load_model`).
 """
 
 from __future__ import annotations
 
+import datetime
 import glob
 import json
 import os
+import pickle
 import re
 import shutil
+import warnings
 
 import numpy as np
 
-from .data_format import atomic_write, load_pickle
+from ..core.files import atomic_keras_file, atomic_write, load_pickle, save_pickle
+
 
 MODEL_EXTENSIONS = (".keras", ".h5")  # preferred first when a model is saved in both
 EVAL_RESULTS_FOLDER = "eval_results"
@@ -190,16 +195,194 @@ def load_model_and_metadata(model_path, require_metadata=True):
     The training dict is the §6 pickle beside the model (``<base>.pickle`` or ``<base>_training.pickle``);
     without one, ``require_metadata`` raises ValueError, else the architecture is read from the layers.
     """
-    from . import fast_inference
-
     pickle_path = find_training_pickle(model_path)
     if pickle_path is None and require_metadata:
         raise ValueError(f"no training pickle (<name>.pickle or <name>_training.pickle) beside {model_path}")
-    model = fast_inference.load_model(model_path)
+    model = load_model(model_path)
     training_dict = dict(load_pickle(pickle_path)) if pickle_path else {}
     if "architecture_dict" not in training_dict:
         training_dict["architecture_dict"] = architecture_from_model(model)
     return model, training_dict, pickle_path
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Loading models
+# ----------------------------------------------------------------------------------------------------------
+
+def load_model(path, activation: str | None = None):
+    """Load a saved model for inference (``compile=False``).
+
+    ``.keras`` and Keras-3 ``.h5`` files load directly. A legacy Keras-2 ``.h5`` whose config Keras 3 cannot
+    read is rebuilt from its weights with :func:`rebuild_from_legacy_h5` (``activation`` overrides the
+    activation read from the file's config).
+    """
+    import keras
+
+    from ..core import activations  # noqa: F401  (registers the 'lrelu' activation)
+
+    path = os.fspath(path)
+    if activation is None:
+        try:
+            return keras.models.load_model(path, compile=False)
+        except Exception as error:  # noqa: BLE001 - any failure of the config route falls back to the weights
+            if not path.lower().endswith((".h5", ".hdf5")):
+                raise
+            message = str(error) if len(str(error)) < 200 else str(error)[:200] + "..."
+            warnings.warn(f"keras could not load {path} ({type(error).__name__}: {message}); "
+                          f"rebuilding the architecture from the file's weights", stacklevel=2)
+    return rebuild_from_legacy_h5(path, activation=activation)
+
+
+_CONV_NAME = re.compile(r"^layer_(\d+)$")
+_BN_NAME = re.compile(r"^layer_(\d+)_BN$")
+
+
+def _decode(value):
+    return value.decode("utf8") if isinstance(value, bytes) else str(value)
+
+
+def _h5_layer_weights(h5file) -> dict[str, dict[str, np.ndarray]]:
+    """{layer name: {weight short name: array}} from a Keras 2 or 3 ``.h5`` (model or weights-only file)."""
+    root = h5file["model_weights"] if "model_weights" in h5file else h5file
+    names = [_decode(n) for n in root.attrs.get("layer_names", list(root.keys()))]
+    weights = {}
+    for name in names:
+        if name not in root:
+            continue
+        group = root[name]
+        weight_names = [_decode(w) for w in group.attrs.get("weight_names", [])]
+        arrays = {}
+        for weight_name in weight_names:
+            short = weight_name.split("/")[-1].split(":")[0]
+            arrays[short] = np.asarray(group[weight_name])
+        if arrays:
+            weights[name] = arrays
+    return weights
+
+
+def _h5_layer_configs(h5file) -> tuple[dict[str, dict], int | None]:
+    """{layer name: config} and the input window size from the file's ``model_config`` (if readable)."""
+    raw = h5file.attrs.get("model_config")
+    if raw is None:
+        return {}, None
+    try:
+        config = json.loads(_decode(raw))
+    except (TypeError, ValueError):
+        return {}, None
+    layer_list = config.get("config", {}).get("layers", [])
+    configs = {}
+    window = None
+    for entry in layer_list:
+        layer_config = entry.get("config", {})
+        name = layer_config.get("name", entry.get("name"))
+        configs[name] = layer_config
+        shape = layer_config.get("batch_input_shape") or layer_config.get("batch_shape")
+        if entry.get("class_name") == "InputLayer" and shape and len(shape) == 3 and shape[1]:
+            window = int(shape[1])
+    return configs, window
+
+
+def _config_activation(layer_config: dict) -> str:
+    activation = layer_config.get("activation", "relu")
+    if isinstance(activation, dict):  # Keras 3 serialisation of a function
+        activation = str(activation.get("config", "relu")).split(">")[-1]
+    activation = str(activation)
+    if activation in ("<lambda>", "LeakyReLU", "leaky_relu_025"):
+        return "lrelu"
+    return activation
+
+
+def rebuild_from_legacy_h5(path, activation: str | None = None):
+    """Rebuild a :func:`~neuron_as_deep_net.l5pc.networks.build_tcn` model from the weights in an ``.h5`` file.
+
+    Kernel shapes give the filter sizes, filter counts, input channels and DVT components; activations,
+    dilations, BN epsilons and the input window come from the file's ``model_config`` when it is readable
+    (activation 'relu', dilation 1, eps 1e-3 and window max(400, sum of filter sizes + 1) otherwise).
+    Only the ``layer_k`` / ``layer_k_BN`` / ``spikes`` / ``somatic`` / ``dendritic`` layout of §6 is
+    supported.
+    """
+    import h5py
+
+    from . import networks
+
+    with h5py.File(os.fspath(path), "r") as h5file:
+        weights = _h5_layer_weights(h5file)
+        configs, window = _h5_layer_configs(h5file)
+    conv_indices = sorted(int(m.group(1)) for name in weights if (m := _CONV_NAME.match(name)))
+    if not conv_indices or conv_indices != list(range(1, len(conv_indices) + 1)):
+        raise ValueError(f"{path}: expected conv layers layer_1..layer_D, found {sorted(weights)}")
+    missing_heads = [name for name in ("spikes", "somatic", "dendritic") if name not in weights]
+    if missing_heads:
+        raise ValueError(f"{path}: missing output layers {missing_heads}")
+    kernels = [weights[f"layer_{k}"]["kernel"] for k in conv_indices]
+    filter_sizes = [int(kernel.shape[0]) for kernel in kernels]
+    num_filters = [int(kernel.shape[2]) for kernel in kernels]
+    activations = [activation or _config_activation(configs.get(f"layer_{k}", {})) for k in conv_indices]
+    dilations = [int(np.ravel(configs.get(f"layer_{k}", {}).get("dilation_rate", [1]))[0])
+                 for k in conv_indices]
+    window = window if window and window > sum(filter_sizes) else max(400, sum(filter_sizes) + 1)
+    architecture = networks.make_architecture_dict(filter_sizes, num_filters, input_window_size=window,
+                                                   activation=activations, dilation=dilations)
+    model = networks.build_tcn(architecture, num_segments=int(kernels[0].shape[1]),
+                               num_DVT_components=int(weights["dendritic"]["kernel"].shape[-1]))
+    for k in conv_indices:
+        conv = weights[f"layer_{k}"]
+        model.get_layer(f"layer_{k}").set_weights([conv["kernel"], conv["bias"]])
+        bn_name = f"layer_{k}_BN"
+        if bn_name not in weights:
+            raise ValueError(f"{path}: missing {bn_name}")
+        bn = weights[bn_name]
+        layer = model.get_layer(bn_name)
+        layer.set_weights([bn["gamma"], bn["beta"], bn["moving_mean"], bn["moving_variance"]])
+        if "epsilon" in configs.get(bn_name, {}):
+            layer.epsilon = float(configs[bn_name]["epsilon"])
+    for name in ("spikes", "somatic", "dendritic"):
+        head = weights[name]
+        model.get_layer(name).set_weights([head["kernel"].reshape(model.get_layer(name).kernel.shape),
+                                           head["bias"]])
+    return model
+
+
+def log_loss_tag(values):
+    """int(10000 * mean of the last 7 values), or of all values when fewer than 10 exist (§6 name part)."""
+    values = list(values)
+    if not values:
+        return 0
+    return int(10000 * float(np.mean(values if len(values) < 10 else values[-7:])))
+
+
+def model_file_stem(synapse_type, architecture_dict, history, model_id, now=None):
+    """``<T>_{FCN|TCN}__DxWxT_<D>x<W>x<T>__<YYYY-MM-DD__HH_MM>__samples_<n>__LogLoss_train_<a>_valid_<b>__ID_<id>``."""
+    from .networks import architecture_string, network_type_prefix
+
+    now = now or datetime.datetime.now()
+    return (f"{network_type_prefix(synapse_type, architecture_dict)}__{architecture_string(architecture_dict)}__"
+            f"{now.strftime('%Y-%m-%d__%H_%M')}__samples_{int(sum(history['num_train_samples']))}__"
+            f"LogLoss_train_{log_loss_tag(history['spikes_loss'])}_valid_{log_loss_tag(history['val_spikes_loss'])}"
+            f"__ID_{int(model_id)}")
+
+
+def save_trained_model(model, models_dir, stem, training_dict, pca=None):
+    """Write ``<stem>.keras``, ``<stem>.h5``, ``<stem>.pickle`` (protocol 2) and ``<stem>_DVT_PCA.pkl``.
+
+    ``training_dict`` has the §6 keys (data_dict, architecture_dict, learning_schedule_dict,
+    training_history_dict); the DVT PCA file name is added under 'DVT_PCA_file'. Every file is written
+    atomically. Returns the written paths.
+    """
+    os.makedirs(models_dir, exist_ok=True)
+    paths = {"keras": os.path.join(models_dir, stem + ".keras"), "h5": os.path.join(models_dir, stem + ".h5"),
+             "pickle": os.path.join(models_dir, stem + ".pickle")}
+    payload = dict(training_dict)
+    if pca is not None:
+        paths["DVT_PCA"] = os.path.join(models_dir, stem + "_DVT_PCA.pkl")
+        save_pickle(pca, paths["DVT_PCA"], protocol=pickle.HIGHEST_PROTOCOL)
+        payload["DVT_PCA_file"] = os.path.basename(paths["DVT_PCA"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras' notice that .h5 is a legacy format
+        atomic_keras_file(model.save, paths["keras"])  # first: after a legacy .h5 save, Keras 3.15 writes a
+        atomic_keras_file(model.save, paths["h5"])  # wrong compile config (rmsprop) into a later .keras file
+    save_pickle(payload, paths["pickle"], protocol=2)
+    return paths
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -241,8 +424,6 @@ def save_best_model_copy(model, name, best_models_dir, training_pickle, evaluati
     """
     import warnings
 
-    from .training import _atomic_keras_file
-
     folder = os.path.join(best_models_dir, architecture_folder_name(name))
     os.makedirs(folder, exist_ok=True)
     stem = os.path.join(folder, name)
@@ -253,7 +434,7 @@ def save_best_model_copy(model, name, best_models_dir, training_pickle, evaluati
     save_weights_h5(model, paths["weights"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras' notice that .h5 is a legacy format
-        _atomic_keras_file(model.save, paths["model"])
+        atomic_keras_file(model.save, paths["model"])
     copies = [("training", training_pickle)]
     if evaluation_pickle:
         paths["evaluation"] = stem + BEST_EVALUATION_SUFFIX + ".pickle"
@@ -262,15 +443,3 @@ def save_best_model_copy(model, name, best_models_dir, training_pickle, evaluati
         with open(source, "rb") as src, atomic_write(paths[kind]) as dst:
             shutil.copyfileobj(src, dst)
     return paths
-
-
-def load_ball_and_stick_twin(run_dir):
-    """A trained ball-and-stick twin from its run folder: rebuilt as model.json describes, with its best weights."""
-    from . import networks
-
-    with open(os.path.join(run_dir, "model.json")) as handle:
-        description = json.load(handle)
-    model = networks.build_ball_and_stick_twin(description["model_type"], description["config"],
-                                               description["num_segments"])
-    model.load_weights(os.path.join(run_dir, description["weights"]))
-    return model

@@ -1,16 +1,17 @@
-"""The dataset file format of the original code (spec §1.1, §1.3): spike dicts, binary matrices, pickles.
+"""The L5PC dataset file format of the original code (spec §1.1, §1.3): spike dicts, binary matrices, labels.
 
 A simulation file is a pickle of ``experimentDict = {'Params': {...}, 'Results': {'listOfSingleSimulationDicts':
 [...]}}``. The authors' files were written by Python 2 (protocol 2) and need ``encoding='latin1'`` on Python 3;
-:func:`load_experiment` handles both. Files are written atomically (temp file in the same folder, then rename).
+:func:`load_experiment` handles both (through :func:`neuron_as_deep_net.core.files.load_pickle`). Dataset
+pickles hold plain dicts and arrays only.
 """
 
 import os
-import pickle
-import tempfile
-from contextlib import contextmanager
 
 import numpy as np
+
+from ..core.files import load_pickle
+
 
 NUM_SEGMENTS = 639
 NUM_INPUT_CHANNELS = 2 * NUM_SEGMENTS
@@ -60,48 +61,6 @@ def spike_times_to_labels(output_spike_times, num_time_bins):
     if times.size:
         labels[(times - 0.5).astype(np.int64)] = True
     return labels
-
-
-def current_umask():
-    """The process umask (read without changing it for good)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextmanager
-def atomic_write(path, mode="wb"):
-    """Open a temp file beside ``path``; on success rename it over ``path`` (never a half-written file)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, temp_path = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_path, 0o666 & ~current_umask())
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
-
-
-def save_pickle(obj, path, protocol=2):
-    """Pickle ``obj`` atomically (protocol 2 by default, like the original files)."""
-    with atomic_write(path) as handle:
-        pickle.dump(obj, handle, protocol=protocol)
-
-
-def load_pickle(path):
-    """Load a pickle written by Python 3 or by the authors' Python 2 (latin1 fallback)."""
-    with open(path, "rb") as handle:
-        try:
-            return pickle.load(handle)
-        except UnicodeDecodeError:
-            handle.seek(0)
-            return pickle.load(handle, encoding="latin1")
 
 
 def load_experiment(path):

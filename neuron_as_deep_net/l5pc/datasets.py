@@ -23,7 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuron_as_deep_net.data_format import NUM_SEGMENTS, atomic_write, load_experiment
+from ..core.files import atomic_write
+from ..core.windows import index_dtype
+from .data_format import NUM_SEGMENTS, load_experiment
+
 
 #: Dataset files in a train/valid/test folder. Looser than the original's '*_6_secDuration_*'
 #: (data_format.FILE_GLOB): any duration and any number of simulations.
@@ -86,22 +89,6 @@ class ParsedFile:
         X = np.zeros(self.shape, dtype=bool)
         X.reshape(-1)[self.spike_index] = True
         return X
-
-
-def index_dtype(shape):
-    """uint32 for flat indices of arrays below 2**32 elements, else int64."""
-    return np.uint32 if int(np.prod(shape)) < 2**32 else np.int64
-
-
-def dense_windows(spike_index, shape, sims, ends, window_size):
-    """Bool (len(sims), W, channels) inputs of the windows [end - W, end) of simulations ``sims``."""
-    num_time_bins, num_channels = shape[1], shape[2]
-    starts = (np.asarray(sims, dtype=np.int64) * num_time_bins + np.asarray(ends, dtype=np.int64) - window_size)
-    bounds = np.searchsorted(spike_index, np.concatenate([starts, starts + window_size]) * num_channels)
-    out = np.zeros((len(starts), window_size * num_channels), dtype=bool)
-    for k, (lo, hi) in enumerate(zip(bounds[:len(starts)], bounds[len(starts):])):
-        out[k, spike_index[lo:hi].astype(np.int64) - starts[k] * num_channels] = True
-    return out.reshape(len(starts), window_size, num_channels)
 
 
 def _int_array(make_iterable, count, what):

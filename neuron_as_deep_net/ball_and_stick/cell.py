@@ -14,7 +14,7 @@ recorded traces into the 1-ms targets of the dataset (spikes, capped soma V, nea
 
 import numpy as np
 
-from .mechanisms import MODS_DIR, PROJECT_DIR, load_mechanisms
+from ..core.mechanisms import MODS_DIR, PROJECT_DIR, load_mechanisms
 
 BALL_AND_STICK_MODS_DIR = PROJECT_DIR / "L5PC_NEURON_simulation" / "ball_and_stick_mods"
 
