@@ -65,6 +65,7 @@ def test_power_law_fit_and_projection():
     assert fit["a"] == pytest.approx(0.5) and fit["b"] == pytest.approx(0.4) and fit["num_points"] == 4
     assert lc.projected_auc(fit, 38400.0) == pytest.approx(1.0 - 0.5 * 38400.0 ** -0.4)
     assert lc.fit_power_law([100.0], [0.9]) is None and lc.fit_power_law([1.0, 2.0], [1.0, 1.0]) is None
+    assert lc.fit_power_law([100.0, 200.0], [0.9, 0.8]) is None  # worse with more data: no projection
 
 
 def test_what_limits():

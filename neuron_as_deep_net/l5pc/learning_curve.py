@@ -3,7 +3,7 @@
 The fit is the usual one for learning curves: the error falls as a power of the data size,
 ``1 - AUC = a * n ** -b`` (a straight line in log-log), fitted by least squares on log(1 - AUC). It has no
 floor, so its projection to a much larger dataset is an optimistic bound; with fewer than two points below
-AUC 1 there is no fit.
+AUC 1, or when the error does not fall with more data, there is no fit.
 """
 
 from __future__ import annotations
@@ -17,13 +17,16 @@ MIN_DATA_GAIN_AUC = 0.005  # doubling the data raised the test AUC by more than 
 
 
 def fit_power_law(num_samples, auc_values) -> dict | None:
-    """{'a', 'b', 'num_points'} of ``1 - AUC = a * n**-b`` fitted in log-log, or None with < 2 usable points."""
+    """{'a', 'b', 'num_points'} of ``1 - AUC = a * n**-b`` fitted in log-log; None with < 2 usable points or when
+    the error does not fall with the data size (b <= 0)."""
     n = np.asarray(num_samples, dtype=float)
     error = 1.0 - np.asarray(auc_values, dtype=float)
     usable = (n > 0) & (error > 0) & np.isfinite(error)
     if usable.sum() < 2 or len(set(n[usable])) < 2:
         return None
     slope, intercept = np.polyfit(np.log(n[usable]), np.log(error[usable]), 1)
+    if slope >= 0:  # the error did not fall with more data: nothing to extrapolate
+        return None
     return {"a": float(np.exp(intercept)), "b": float(-slope), "num_points": int(usable.sum())}
 
 
