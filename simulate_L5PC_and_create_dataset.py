@@ -8,6 +8,7 @@ what ``fit_CNN.py`` and the figure scripts read.
     python simulate_L5PC_and_create_dataset.py --random-seed 1234 --num-simulations 2 --output-dir OUT
     python simulate_L5PC_and_create_dataset.py --synapse-type AMPA_SK --random-seed 7 --output-dir OUT
     python simulate_L5PC_and_create_dataset.py --preset quick --solver fast --output-dir OUT   # small & fast
+    python simulate_L5PC_and_create_dataset.py --preset quick --solver coreneuron --output-dir OUT   # faster
     python simulate_L5PC_and_create_dataset.py --help
 
 The morphology (``cell1.asc``, third-party) is taken from ``--morphology PATH``, else $L5PC_MORPHOLOGY, else
@@ -51,7 +52,7 @@ inst_rate_sampling_time_interval_jitter_range = 20  # ms
 temporal_inst_rate_smoothing_sigma_jitter_range = 20  # ms
 min_seg_length_um = 10.0  # added to every segment length when computing rates
 # integration and execution
-solver = "cvode"  # cvode (the original: variable step, atol 1e-3) | fixed (dt 0.025 ms) | fast (dt 0.05 ms, 2nd order)
+solver = "cvode"  # cvode (the original) | fixed (dt 0.025 ms) | fast (dt 0.05 ms, 2nd order) | coreneuron
 workers = 0  # parallel worker processes; 0 = all cores
 chunk_size = 2  # simulations per checkpointed chunk
 dask_scheduler = ""  # address of a Dask scheduler (e.g. tcp://10.0.0.5:8786); empty = local processes
