@@ -56,18 +56,18 @@ def project_mod_files():
 
 
 def prepare():
-    """Build (first use) the CoreNEURON library and point CoreNEURON at it; return its path."""
+    """Build (first use) the CoreNEURON library and point CoreNEURON at it; return its path.
+
+    Once per process: CoreNEURON loads its library at the first psolve and keeps it.
+    """
     global _library_in_use
-    available, reason = availability()
-    if not available:
-        raise RuntimeError(f"--solver coreneuron is not possible: {reason}")
-    library = mechanisms.build_coreneuron_library(project_mod_files())
-    if _library_in_use is not None and _library_in_use != library:
-        raise RuntimeError(f"CoreNEURON already uses {_library_in_use} in this process (a .mod file changed?); "
-                           "start a new Python process")
-    os.environ["CORENEURONLIB"] = str(library)
-    _library_in_use = library
-    return library
+    if _library_in_use is None:
+        available, reason = availability()
+        if not available:
+            raise RuntimeError(f"CoreNEURON cannot run here: {reason}")
+        _library_in_use = mechanisms.build_coreneuron_library(project_mod_files())
+    os.environ["CORENEURONLIB"] = str(_library_in_use)
+    return _library_in_use
 
 
 def input_netcon_delay(dt):
@@ -129,7 +129,8 @@ class GridSampler:
             if rows.size and (rows[0] < 0 or np.abs(times[rows] - grid).max() > dt / 4):
                 raise RuntimeError("the recorded steps do not contain the sampling grid")
             self.kept_times.append(grid)
-            self.kept.append(np.array([vector.as_numpy()[rows] for vector in self.vectors]).reshape(-1, rows.size))
+            rows_kept = [vector.as_numpy()[rows] for vector in self.vectors]
+            self.kept.append(np.array(rows_kept).reshape(len(self.vectors), rows.size))
             self.next_grid_index = last + 1
         self.time_vector.resize(0)
         for vector in self.vectors:

@@ -50,7 +50,7 @@ _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 # CoreNEURON build (build_coreneuron_library): the kernels are `omp simd` loops; declaring exp a SIMD function
 # lets GCC call glibc's vector exp (libmvec) there, which halves the cost of a step of the L5PC
 CORENEURON_SIMD_HEADER = "simd_exp.h"
-CORENEURON_SIMD_HEADER_TEXT = """// written by neuron_as_deep_net mechanisms.build_coreneuron_library: exp as an OpenMP SIMD function
+CORENEURON_SIMD_HEADER_TEXT = """// mechanisms.build_coreneuron_library: exp as an OpenMP SIMD function
 #pragma once
 #include <math.h>
 #if defined(__cplusplus) && defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
