@@ -148,6 +148,10 @@ def main(argv=None):
                             inhibitory_synapse_type=p.inhibitory_synapse_type, SKE2_mult_factor=ske2_factor,
                             Ih_vshift=p.Ih_vshift, solver=p.solver,
                             check_morphology_checksum=p.check_morphology_checksum)
+    if p.solver == "coreneuron":  # compile the CoreNEURON library once, here, rather than in a worker
+        from neuron_as_deep_net.core import coreneuron_engine
+
+        coreneuron_engine.prepare()
     local_simulator = None
     if workers == 1 and not p.dask_scheduler:
         local_simulator = simulator.L5PCSimulator(**simulator_config)

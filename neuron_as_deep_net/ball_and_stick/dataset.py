@@ -18,13 +18,13 @@ import json
 import os
 import re
 import time
+
 import numpy as np
 
-from ..core import parallel
+from ..core import coreneuron_engine, parallel
 from ..core.files import atomic_write, save_npy, save_pickle
 from . import cell
 from . import inputs as input_generation
-
 
 SPLITS = ("train", "valid", "test")
 #: subfolder -> (shape given T ms and S segments, dtype); the spec's names, including 'intermidiate' (sic)
@@ -231,6 +231,8 @@ def create_dataset(root, cell_parameters, num_repeats, seed=0, first_repeat=0, t
                 print(f"dataset already created: {folder} ({run['counts_after_pruning']})")
             return folder, run
 
+    if engine == "coreneuron":  # compile the CoreNEURON library once, here, rather than in a worker
+        coreneuron_engine.prepare()
     started = time.time()
     plan = repeat_plan(first_repeat, num_repeats, train_per_repeat)
     checkpoints = parallel.ChunkCheckpoints(
