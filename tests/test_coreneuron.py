@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from neuron_as_deep_net.cells import coreneuron_engine
+from neuron_as_deep_net.core import coreneuron_engine
 
 from conftest import needs_morphology  # noqa: E402
 
@@ -27,9 +27,9 @@ MAX_CLIPPED_SOMA_RMSE_MV = 1.0
 L5PC_TRIAL_SCRIPT = """
 import json, sys
 import numpy as np
-from neuron_as_deep_net import inputs
-from neuron_as_deep_net.cells.l5pc import L5PCSimulator
-from neuron_as_deep_net.data_format import binary_to_dict
+from neuron_as_deep_net.l5pc import inputs
+from neuron_as_deep_net.l5pc.simulator import L5PCSimulator
+from neuron_as_deep_net.l5pc.data_format import binary_to_dict
 synapse_type, seed, duration_ms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 results, report = {}, {}
 for solver in ("fast", "coreneuron"):
@@ -105,7 +105,7 @@ def test_coreneuron_matches_fast_on_a_300_ms_trial(synapse_type):
 @needs_morphology
 def test_coreneuron_dataset_file_has_the_fast_layout(tmp_path):
     """simulate_L5PC_and_create_dataset.py --solver coreneuron writes the file --solver fast writes."""
-    from neuron_as_deep_net.data_format import load_experiment
+    from neuron_as_deep_net.l5pc.data_format import load_experiment
 
     files = {}
     for solver in ("fast", "coreneuron"):
@@ -134,8 +134,8 @@ def test_coreneuron_dataset_file_has_the_fast_layout(tmp_path):
 BALL_AND_STICK_SCRIPT = """
 import json, sys
 import numpy as np
-from neuron_as_deep_net import inputs
-from neuron_as_deep_net.cells import ball_and_stick
+from neuron_as_deep_net.ball_and_stick import cell as ball_and_stick
+from neuron_as_deep_net.ball_and_stick import inputs
 num_ms = int(sys.argv[1])
 targets = {}
 for engine in ("neuron", "coreneuron"):
