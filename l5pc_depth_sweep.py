@@ -3,7 +3,7 @@
 Beniaguev et al.: the NMDA L5PC takes a temporally convolutional network of 5 to 8 layers, while without NMDA
 receptors one hidden layer is enough (Fig. S5). This script runs that comparison end to end with the project's
 own scripts, so names, pickles, metrics and model selection stay the original's:
-  1. datasets: NMDA and AMPA train / valid / test files (simulate_L5PC_and_create_dataset.py, fast solver);
+  1. datasets: NMDA and AMPA train / valid / test files (simulate_L5PC_and_create_dataset.py, CoreNEURON fast mode);
   2. a depth sweep per synapse type at one width, every network with the same recipe, data and budget
      (fit_CNN.py; depth 1 is the paper's 1-hidden-layer FCN, kernel 43 ms; each deeper layer adds one kernel);
   3. the validation scores of every saved checkpoint and the best checkpoint per network
@@ -48,7 +48,7 @@ deeper_filter_size = 19  # [>= 1] ms, kernel of every further layer (depth 7: T 
 num_files = [8, 1, 1]  # [each >= 1] dataset files for train, valid, test
 num_simulations_per_file = 16  # [>= 1] simulations per file
 sim_duration_sec = 6.0  # [> 0] per simulation
-solver = "fast"  # [fast | fixed | cvode] fast: dt 0.05 ms Crank-Nicolson, within the fast-mode tolerances
+solver = "coreneuron"  # [coreneuron | fast | fixed | cvode] coreneuron: the fast mode (dt 0.05 ms, Crank-Nicolson) run by CoreNEURON, ~2.5x faster, identical output; fast where CoreNEURON is missing
 first_random_seed = 3000  # [>= 0] file k of split s of synapse type t uses seed first + 1000 t + 100 s + k
 workers = 0  # [>= 0] simulation worker processes; 0 = all cores
 morphology = None  # [file] cell1.asc (else $L5PC_MORPHOLOGY, else the default location)
@@ -79,7 +79,7 @@ PRESETS = {
     # the orchestration in minutes (CI): two depths, tiny files, a few schedules
     "smoke": {"synapse_types": ["NMDA", "AMPA"], "depths": [1, 2], "width": 4, "first_filter_size": 5,
               "deeper_filter_size": 3, "num_files": [2, 1, 1], "num_simulations_per_file": 2,
-              "sim_duration_sec": 2.0, "first_random_seed": 1000, "workers": 2, "num_schedules": 2, "num_steps_multiplier": 1,
+              "sim_duration_sec": 2.0, "first_random_seed": 1000, "solver": "fast", "workers": 2, "num_schedules": 2, "num_steps_multiplier": 1,
               "stage_first_schedules": [0, 1, 2, 3, 4], "learning_rate_per_stage": [1e-2, 3e-3, 1e-3, 3e-4, 1e-4],
               "input_window_size": 64, "batch_size": 4, "train_files_per_epoch": 2,
               "num_DVT_components": 4, "learning_curve_fractions": [0.5]},
