@@ -298,17 +298,18 @@ class DeviceSetup:
         return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
 
 
-def setup_devices(devices=None, mixed_precision=None, distribute="none", log=print):
+def setup_devices(devices=None, mixed_precision=False, distribute="none", set_policy=True, log=print):
     """Check the install, find the devices, apply mixed precision and the strategy, print the report once.
 
-    ``devices``: an injected device list (None: ask TensorFlow). ``mixed_precision``: True/False sets Keras'
-    global policy (refused on a CPU), None leaves it alone (scripts without the option). Returns a
-    :class:`DeviceSetup`.
+    ``devices``: an injected device list (None: ask TensorFlow). ``mixed_precision`` is refused on a CPU;
+    with ``set_policy`` it sets Keras' global dtype policy (mixed_float16 or float32) for the models built
+    next (training); evaluation scripts pass False and clone the loaded models instead
+    (:func:`inference_predict_fn`), scripts without the option leave it alone. Returns a :class:`DeviceSetup`.
     """
     check_single_tensorflow()
     report = device_report(devices, mixed_precision=bool(mixed_precision))
     check_mixed_precision(mixed_precision, report)
-    if mixed_precision is not None:
+    if set_policy:
         set_mixed_precision(mixed_precision)
     strategy = make_strategy(distribute)
     if strategy is not None:
