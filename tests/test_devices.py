@@ -233,3 +233,15 @@ def test_mirrored_over_two_logical_cpus_equals_one_device(data, tmp_path):
     assert abs(single["val_spikes_loss"] - mirrored["val_spikes_loss"]) < 1e-5
     differences = [np.abs(np.asarray(a) - np.asarray(b)).max() for a, b in zip(single["weights"], mirrored["weights"])]
     assert len(differences) == 18 and max(differences) < 1e-5
+
+
+def test_requirements_files_share_the_base_and_differ_only_in_tensorflow():
+    def lines(name):
+        with open(os.path.join(ROOT, name)) as handle:
+            return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+
+    base, cpu, gpu = (lines(name) for name in ("requirements-base.txt", "requirements.txt", "requirements-gpu.txt"))
+    assert not [line for line in base if "tensorflow" in line] and "keras>=3.0" in base
+    assert cpu == ["-r requirements-base.txt", 'tensorflow-cpu>=2.16; platform_machine == "x86_64"',
+                   'tensorflow>=2.16; platform_machine != "x86_64"']
+    assert gpu == ["-r requirements-base.txt", "tensorflow[and-cuda]>=2.16"]
