@@ -7,6 +7,7 @@ subprocess (logical devices must be configured before TensorFlow initialises).
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -245,3 +246,50 @@ def test_requirements_files_share_the_base_and_differ_only_in_tensorflow():
     assert cpu == ["-r requirements-base.txt", 'tensorflow-cpu>=2.16; platform_machine == "x86_64"',
                    'tensorflow>=2.16; platform_machine != "x86_64"']
     assert gpu == ["-r requirements-base.txt", "tensorflow[and-cuda]>=2.16"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# bench/gpu_check.py
+# ---------------------------------------------------------------------------------------------------------
+
+def load_gpu_check():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_check_under_test", os.path.join(ROOT, "bench", "gpu_check.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_check_projection_of_the_paper_preset():
+    check = load_gpu_check()
+    fit = dict(fit_CNN._DEFAULTS, **fit_CNN.PRESETS["paper"])
+    params = types.SimpleNamespace(paper_sims_per_file=128, paper_sim_duration_ms=6000)
+    # 250 schedules x 10 epochs x 288 batches x 8 windows = 5.76 M windows: the issue's ~90 h at 18 windows/s
+    assert check.projected_hours(18.0, 0.0, fit, params) == pytest.approx(250 * 10 * 288 * 8 / 18 / 3600)
+    assert check.projected_hours(18.0, 36.0, fit, params) == pytest.approx(88.889 + 2.5, abs=1e-3)
+    # epochs [schedule 1: first, steady, schedule 2: first, steady]: steady = median of the 2nd epochs
+    assert check.measure([30.0, 10.0, 14.0, 12.0], 192, 2) == (192 / 11.0, 3.0)
+    # the file loads give the wanted number of batches per file (fit_CNN's int(load * sims * T / (B * W)))
+    for batches in (1, 12, 48):
+        load = check.file_load(batches, 8, 400, 2, 6000)
+        assert int(load * 2 * 6000 / (8 * 400)) == batches
+
+
+@pytest.mark.slow
+def test_gpu_check_says_so_on_a_cpu_and_ends_with_its_line(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    completed = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gpu_check.py"), "--preset", "smoke",
+                                "--work-dir", str(tmp_path)], capture_output=True, text=True, env=env, cwd=ROOT,
+                               timeout=900, check=False)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    last = completed.stdout.strip().splitlines()[-1]
+    match = re.fullmatch(r"gpu_windows_per_s=(none|[\d.]+) mixed_windows_per_s=(none|[\d.]+) "
+                         r"projected_paper_hours=([\d.]+)", last)
+    assert match, last
+    assert float(match.group(3)) > 0
+    (report_line,) = [line for line in completed.stdout.splitlines() if line.startswith("devices: ")]
+    if "using CPU (no GPU visible)" in report_line:
+        assert "no GPU visible to TensorFlow" in completed.stdout
+        assert match.group(1) == match.group(2) == "none"
+    assert glob.glob(str(tmp_path / "models_*" / "fit_CNN_run__*.json"))  # installs nothing, writes only here
