@@ -272,7 +272,8 @@ def train(p, setup, start_time):
             model.set_weights(initial_weights)
         trained = sparse_conv.training_model(model, sparse_first_layer=sparse_first_layer)
     first_layer = "on sparse inputs" if trained is not model else "dense Conv1D"
-    print(f"{model_weights.count_parameters(model):,} weights; layer_1 {first_layer}; XLA {'on' if jit_compile else 'off'}")
+    print(f"{model_weights.count_parameters(model):,} weights; layer_1 {first_layer}; "
+          f"XLA {'on' if jit_compile else 'off'}")
     device_choices = {"first_layer": first_layer, "jit_compile": bool(jit_compile)}
     learning_schedule_dict = l5pc_schedule.make_learning_schedule_dict(
         p.num_schedules, p.batch_size, p.stage_first_schedules, p.learning_rate_per_stage, p.loss_weights_per_stage,

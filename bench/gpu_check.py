@@ -140,9 +140,9 @@ def main(argv=None):
         for folder, seeds in (("train", (0, 1)), ("valid", (100,))):
             for seed in seeds:
                 write_synthetic_dataset(os.path.join(work, folder), p.sims_per_file, p.sim_duration_ms, seed)
-        print(f"synthetic files ({p.sims_per_file} x {p.sim_duration_ms} ms each) written in {time.time() - t0:.0f} s; "
-              f"each run: {NUM_SCHEDULES} schedules x {p.epochs_per_schedule} epochs x {p.steps_per_epoch} batches of "
-              f"{fit['batch_size']}, fit_CNN.py --preset {p.fit_preset}", flush=True)
+        print(f"synthetic files ({p.sims_per_file} x {p.sim_duration_ms} ms each) written in "
+              f"{time.time() - t0:.0f} s; each run: {NUM_SCHEDULES} schedules x {p.epochs_per_schedule} epochs x "
+              f"{p.steps_per_epoch} batches of {fit['batch_size']}, fit_CNN.py --preset {p.fit_preset}", flush=True)
         rates, hours = {}, {}
         for name, extra in configs:
             results = run_fit(p, fit, work, name, extra)

@@ -88,14 +88,16 @@ def test_two_tensorflow_wheels_are_one_clear_error(monkeypatch):
 
 def test_first_layer_and_xla_are_chosen_per_device():
     cpu, gpu = devices.device_report(CPU_ONLY), devices.device_report(FAKE_GPU)
-    params = types.SimpleNamespace(**{name: fit_CNN._DEFAULTS[name] for name in ("sparse_first_layer", "jit_compile")})
+    params = types.SimpleNamespace(sparse_first_layer=fit_CNN._DEFAULTS["sparse_first_layer"],
+                                   jit_compile=fit_CNN._DEFAULTS["jit_compile"])
     assert params.sparse_first_layer == params.jit_compile == "auto"
     assert fit_CNN.device_plan(params, cpu) == (True, False)  # sparse layer_1, no XLA
     assert fit_CNN.device_plan(params, gpu) == (False, True)  # cuDNN Conv1D, XLA
     assert fit_CNN.device_plan(params, gpu, distributed=True) == (False, False)  # Keras: no XLA under a strategy
     # explicit choices override (the command line gives strings, Python callers may give booleans)
     for value, expected in (("true", True), ("false", False), (True, True), (False, False)):
-        assert devices.resolve_first_layer(value, cpu) is expected and devices.resolve_first_layer(value, gpu) is expected
+        assert devices.resolve_first_layer(value, cpu) is expected
+        assert devices.resolve_first_layer(value, gpu) is expected
     assert devices.resolve_jit_compile("false", gpu, sparse_first_layer=False) is False
     assert devices.resolve_jit_compile("true", cpu, sparse_first_layer=False) is True
     with pytest.raises(ValueError, match="dense first layer"):
@@ -105,7 +107,8 @@ def test_first_layer_and_xla_are_chosen_per_device():
     # inference: the sparse/FFT fast path on a CPU, Keras predict on a GPU
     assert devices.resolve_inference_path("auto", cpu) == "fast"
     assert devices.resolve_inference_path("auto", gpu) == "keras"
-    assert devices.resolve_inference_path("keras", cpu) == "keras" and devices.resolve_inference_path("fast", gpu) == "fast"
+    assert devices.resolve_inference_path("keras", cpu) == "keras"
+    assert devices.resolve_inference_path("fast", gpu) == "fast"
     with pytest.raises(ValueError, match="Keras predict"):
         devices.resolve_inference_path("fast", gpu, mixed_precision=True)
 
@@ -131,13 +134,15 @@ def test_mixed_precision_policy_heads_and_inference_clone():
         mixed = networks.build_tcn(architecture, num_segments=12, num_DVT_components=3)
     finally:
         devices.set_mixed_precision(False)
-    assert mixed.get_layer("layer_1").compute_dtype == "float16" and mixed.get_layer("layer_1").kernel.dtype == "float32"
+    assert mixed.get_layer("layer_1").compute_dtype == "float16"
+    assert mixed.get_layer("layer_1").kernel.dtype == "float32"
     assert all(mixed.get_layer(name).compute_dtype == "float32" for name in ("spikes", "somatic", "dendritic"))
 
     model = fast_inference.randomize_model_weights(
         networks.build_tcn(architecture, num_segments=12, num_DVT_components=3), seed=1)
     clone = devices.mixed_precision_clone(model)
-    assert clone.get_layer("layer_2").compute_dtype == "float16" and clone.get_layer("spikes").compute_dtype == "float32"
+    assert clone.get_layer("layer_2").compute_dtype == "float16"
+    assert clone.get_layer("spikes").compute_dtype == "float32"
     assert model.get_layer("layer_2").compute_dtype == "float32"  # the original is untouched
     x = (np.random.default_rng(0).random((2, 40, 12)) < 0.1).astype(np.float32)
     for full, half in zip(model.predict(x, verbose=0), clone.predict(x, verbose=0)):

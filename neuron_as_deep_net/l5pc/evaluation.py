@@ -181,7 +181,8 @@ def evaluate_model_on_files(model, architecture_dict, parsed_files, batch_size: 
                             filter_ranges=FILTER_RANGES,
                             soma_threshold_mV: float = SOMA_THRESHOLD_MV, soma_bias_mV: float = SOMA_BIAS_MV,
                             num_subsets: int = 0, subset_fraction: float = SUBSET_FRACTION, rng=None,
-                            verbose: bool = True, inference_path: str = "fast", mixed_precision: bool = False) -> dict:
+                            verbose: bool = True, inference_path: str = "fast",
+                            mixed_precision: bool = False) -> dict:
     """The whole §7 evaluation of one network on parsed dataset files.
 
     Overlapped inference (inference_path 'fast': the sparse/FFT path on all cores, the CPU's choice; 'keras':
