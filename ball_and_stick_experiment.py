@@ -101,11 +101,14 @@ def auc_plot_title(rows):
     return title + (f"\n({', '.join(others)}; the others {common})" if others else "")
 
 
-def main(argv=None):
+def main(argv=None, devices=None):
+    """Run the script with ``argv`` (default: the command line); ``devices`` injects the device list (tests)."""
+    from neuron_as_deep_net.core import devices as core_devices
     from neuron_as_deep_net.core.config import configure, option_name, parameters_snapshot
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
     started = time.time()
+    setup = core_devices.setup_devices(devices, set_policy=False)
     from neuron_as_deep_net.ball_and_stick import dataset, figures, networks, training, twins
     from neuron_as_deep_net.core import files, parallel, plotting
     from neuron_as_deep_net.ball_and_stick import cell as bs_cell
@@ -154,7 +157,7 @@ def main(argv=None):
                 if p.long_run == f"{cell}:{config}":  # later options win
                     argv_train += ["--num-epochs", str(p.long_run_epochs),
                                    "--cooldown-epochs", str(p.long_run_cooldown_epochs)]
-                results = train_script.main(argv_train)
+                results = train_script.main(argv_train, devices=devices)
             timings[f"train_{cell}_{config}_sec"] = time.time() - t0
             results["tutorial_AUC"] = TUTORIAL_CONFIG_C.get(cell, {}).get("AUC") if config == "C" else None
             rows.append(results)
@@ -178,7 +181,8 @@ def main(argv=None):
         figure_paths += plotting.save_figure(figures.plot_first_layer_heatmaps(kernels), p.output_dir,
                                              "first_layer_weights_A_B")
     summary = {"rows": rows, "auc_by_cell": auc_by_cell, "tutorial_config_C": TUTORIAL_CONFIG_C, "timings_sec": timings,
-               "runtime_sec": time.time() - started, "figures": figure_paths, "cpu_count": os.cpu_count()}
+               "runtime_sec": time.time() - started, "figures": figure_paths, "cpu_count": os.cpu_count(),
+               "device_report": setup.report}
     files.write_json(os.path.join(p.output_dir, "results.json"), summary)
     files.write_json(os.path.join(p.output_dir, "params.json"), parameters_snapshot(p))
     print("\n" + results_csv_text(rows))

@@ -134,11 +134,14 @@ def markdown_table(cell, rows, reference, winners):
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
+def main(argv=None, devices=None):
+    """Run the script with ``argv`` (default: the command line); ``devices`` injects the device list (tests)."""
+    from neuron_as_deep_net.core import devices as core_devices
     from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
     started = time.time()
+    setup = core_devices.setup_devices(devices, set_policy=False)
     from neuron_as_deep_net.ball_and_stick import dataset
     from neuron_as_deep_net.core import files
     from neuron_as_deep_net.core.files import atomic_write
@@ -179,7 +182,8 @@ def main(argv=None):
     writer.writerows(all_rows)
     with atomic_write(os.path.join(p.output_dir, "comparison.csv"), "w") as handle:
         handle.write(buffer.getvalue())
-    text = (f"## Twin architectures vs the largest TCN\n\nTimings on {os.cpu_count()} logical cores, batch 1, one "
+    text = (f"## Twin architectures vs the largest TCN\n\nTimings on {setup.report['used']} ({os.cpu_count()} "
+            f"logical cores), batch 1, one "
             f"{p.timing_window_ms}-ms window; peak memory = peak resident memory of the process that trained and "
             f"tested the twin (twins reused from ball_and_stick_experiment.py share that process's peak, an upper "
             f"bound).\n\n"
@@ -187,7 +191,8 @@ def main(argv=None):
     with atomic_write(os.path.join(p.output_dir, "comparison.md"), "w") as handle:
         handle.write(text)
     files.write_json(os.path.join(p.output_dir, "comparison.json"),
-                        {"rows": all_rows, "params": parameters_snapshot(p), "runtime_sec": time.time() - started})
+                        {"rows": all_rows, "params": parameters_snapshot(p), "runtime_sec": time.time() - started,
+                         "device_report": setup.report})
     print("\n" + text)
     return all_rows
 

@@ -43,6 +43,8 @@ num_subsets = 12  # random subsets of the simulations, for the error bars
 subset_fraction = 0.67  # each subset has int(subset_fraction * num_simulations) simulations
 random_seed = 0  # subset draws (the original was unseeded)
 inference_batch_size = 64  # windows per prediction batch
+inference_path = "auto"  # [auto | fast | keras] fast: sparse first layer + FFT convolutions (the CPU's path); keras: Keras predict (a GPU's); auto: by the device
+mixed_precision = False  # [true | false] Keras predict in float16 with float32 outputs (GPU only; refused on a CPU)
 # output
 output_dir = ""  # test evaluation pickles; '' = beside each model
 # -----------------------------------------------------------------------------
@@ -58,10 +60,15 @@ _DEFAULTS = {name: copy.deepcopy(value) for name, value in dict(globals()).items
 PRINTED_KEYS = ["AUC", "TP @ 0.0025 FP", "soma_explained_variance_percent", "soma_RMSE"]
 
 
-def main(argv=None):
+def main(argv=None, devices=None):
+    """Run the script with ``argv`` (default: the command line); ``devices`` injects the device list (tests)."""
+    from neuron_as_deep_net.core import devices as core_devices
     from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(copy.deepcopy(_DEFAULTS), PRESETS, argv, description=__doc__)
+    setup = core_devices.setup_devices(devices, mixed_precision=p.mixed_precision, set_policy=False)
+    inference_path = core_devices.resolve_inference_path(p.inference_path, setup.report, p.mixed_precision)
+    print(f"inference: {inference_path} path")
 
     from neuron_as_deep_net.l5pc import datasets, evaluation, model_files
 
@@ -89,7 +96,7 @@ def main(argv=None):
         print_keys=PRINTED_KEYS,
         run_summary_path=os.path.join(p.output_dir or p.models_dir, "evaluate_CNN_test_run.json"),
         run_summary={"params": parameters_snapshot(p), "num_models": len(models)},
-        **evaluation.evaluation_options(p))
+        device_report=setup.report, **evaluation.evaluation_options(p, inference_path))
 
 
 if __name__ == "__main__":

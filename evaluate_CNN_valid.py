@@ -2,8 +2,8 @@
 
 Each model (``<name>.keras`` or ``<name>.h5`` from fit_CNN.py, with its ``<name>.pickle``; the authors'
 Keras-2.2 ``.h5`` files load too) predicts every validation simulation with overlapping windows
-(overlap = min(max(T+1, min(150, W-50)), 250); fast sparse inference on all cores, windows of all
-simulations of a file batched together). The predicted soma is rescaled to the mean and std of the ground
+(overlap = min(max(T+1, min(150, W-50)), 250); windows of all simulations of a file batched together; on a
+CPU the fast sparse/FFT inference on all cores, on a GPU Keras predict, see --inference-path). The predicted soma is rescaled to the mean and std of the ground
 truth (clipped at -55 mV, shifted by +67.7 mV), and AUC, TP and AUC at the false-positive list, soma
 explained variance, RMSE and MAE are computed from 500 ms on for the simulations with [0,18], [1,24], [0,24],
 [0,30] and [0,90] output spikes. Models already evaluated are skipped.
@@ -41,6 +41,8 @@ filter_ranges = [[0, 18], [1, 24], [0, 24], [0, 30], [0, 90]]  # output-spike ra
 soma_threshold_mv = -55.0  # ground-truth soma clipped here (spikes removed)
 soma_bias_mv = -67.7  # then this is subtracted (the training target's offset)
 inference_batch_size = 64  # windows per prediction batch
+inference_path = "auto"  # [auto | fast | keras] fast: sparse first layer + FFT convolutions (the CPU's path); keras: Keras predict (a GPU's); auto: by the device
+mixed_precision = False  # [true | false] Keras predict in float16 with float32 outputs (GPU only; refused on a CPU)
 # output
 output_dir = ""  # evaluation pickles; '' = eval_results/ beside each model
 # -----------------------------------------------------------------------------
@@ -62,10 +64,15 @@ def evaluation_path(model_path, name, output_dir):
     return os.path.join(folder, name + ".pickle")
 
 
-def main(argv=None):
+def main(argv=None, devices=None):
+    """Run the script with ``argv`` (default: the command line); ``devices`` injects the device list (tests)."""
+    from neuron_as_deep_net.core import devices as core_devices
     from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(copy.deepcopy(_DEFAULTS), PRESETS, argv, description=__doc__)
+    setup = core_devices.setup_devices(devices, mixed_precision=p.mixed_precision, set_policy=False)
+    inference_path = core_devices.resolve_inference_path(p.inference_path, setup.report, p.mixed_precision)
+    print(f"inference: {inference_path} path")
 
     from neuron_as_deep_net.l5pc import datasets, evaluation, model_files
 
@@ -87,7 +94,7 @@ def main(argv=None):
         todo, outputs.get, p.data_dir, p.file_pattern, cache_dir if p.use_parse_cache else None, 
         run_summary_path=os.path.join(p.output_dir or p.models_dir, "evaluate_CNN_valid_run.json"),
         run_summary={"params": parameters_snapshot(p), "num_models": len(models)},
-        **evaluation.evaluation_options(p))
+        device_report=setup.report, **evaluation.evaluation_options(p, inference_path))
 
 
 if __name__ == "__main__":

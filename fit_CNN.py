@@ -27,9 +27,15 @@ order, which also decided the PCA file); any number of simulations and any durat
 max(500, window) + batch_size <= T is accepted; the draws are seeded per Keras epoch (so --resume is exact);
 each Keras epoch is one fit() plus one evaluate() call (what fit(validation_data=...) did); the
 files-histogram entries are snapshots of the cumulative counts (the original appended the same dict);
-the saved files are compiled with Keras' own Nadam (fresh state) so any Keras 3 loads them; layer_1 is
-trained through a sparse-input implementation of the same convolution (--sparse-first-layer false for
-the plain Conv1D).
+the saved files are compiled with Keras' own Nadam (fresh state) so any Keras 3 loads them; on a CPU,
+layer_1 is trained through a sparse-input implementation of the same convolution (--sparse-first-layer
+false for the plain Conv1D).
+
+Devices (README "Training on GPUs"): the devices TensorFlow sees and the one used are printed at start and
+recorded in the run JSON and the model pickles (``device_report``). On a GPU the first layer is the dense
+Conv1D (cuDNN) and the training step is XLA-compiled; ``--mixed-precision true`` computes in float16 (GPU
+only); ``--distribute mirrored`` trains on all visible GPUs, each batch of ``--batch-size`` windows split
+across them.
 """
 
 import copy
@@ -63,7 +69,7 @@ input_window_size = 400  # ms
 initializer_std = 0.002  # TruncatedNormal std of the conv kernels
 l2_regularization = 1e-8  # kernel l2 of every conv layer
 activation = "relu"  # relu | lrelu | any Keras activation name
-sparse_first_layer = True  # run layer_1 on the sparse 0/1 input (same weights and math as Conv1D, faster on CPU)
+sparse_first_layer = "auto"  # [auto | true | false] layer_1 on the sparse 0/1 input (same weights and math as Conv1D, ~3x faster on a CPU); auto: sparse on a CPU, the dense Conv1D (cuDNN) on a GPU
 # training
 random_seed = 0  # initial weights, file choices and window draws (the original was unseeded)
 batch_size = 8  # windows per batch
@@ -87,6 +93,10 @@ save_final_model = False  # also save after the last schedule if the criterion d
 resume_from_checkpoint = False  # continue from the checkpoint of the same run (--resume)
 stop_after_schedules = 0  # stop (as if interrupted) after this many schedules in this invocation; 0 = never
 progress_bar = True  # tqdm bar per schedule (windows/s)
+# devices
+jit_compile = "auto"  # [auto | true | false] XLA-compile the training step; auto: on a GPU with the dense first layer and no --distribute
+mixed_precision = False  # [true | false] float16 compute with float32 variables, outputs and losses (GPU only; refused on a CPU)
+distribute = "none"  # [none | mirrored] mirrored: tf.distribute.MirroredStrategy over all visible GPUs, each batch split across them
 # -----------------------------------------------------------------------------
 
 PRESETS = {
@@ -111,7 +121,7 @@ SYNAPSE_TYPES = ("NMDA", "AMPA", "AMPA_SK")
 # parameters that do not change the training trajectory (left out of the checkpoint's identity)
 NOT_IN_RUN_IDENTITY = ("resume_from_checkpoint", "stop_after_schedules", "progress_bar", "models_dir",
                        "use_parse_cache", "parse_cache_dir", "memory_budget_gb", "save_final_model",
-                       "save_val_spikes_loss_threshold", "test_dir", "preset")
+                       "save_val_spikes_loss_threshold", "test_dir", "preset", "sparse_first_layer", "jit_compile")
 
 
 def resolve_architecture(p):
@@ -140,11 +150,37 @@ def run_identity(p, files):
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def main(argv=None):
-    from neuron_as_deep_net.core.config import configure, parameters_snapshot
+def device_plan(p, report, distributed=False):
+    """(sparse first layer, XLA) for the parameters on the device of ``report`` (core.devices' rules)."""
+    from neuron_as_deep_net.core import devices as core_devices
+
+    sparse_first_layer = core_devices.resolve_first_layer(p.sparse_first_layer, report)
+    return sparse_first_layer, core_devices.resolve_jit_compile(p.jit_compile, report, sparse_first_layer,
+                                                                distributed=distributed)
+
+
+def main(argv=None, devices=None):
+    """Run fit_CNN with ``argv`` (default: the command line); ``devices`` injects the device list (tests)."""
+    from neuron_as_deep_net.core import devices as core_devices
+    from neuron_as_deep_net.core.config import configure
 
     p = configure(copy.deepcopy(_DEFAULTS), PRESETS, argv, description=__doc__, aliases=ALIASES)
     start_time = time.time()
+    setup = core_devices.setup_devices(devices, mixed_precision=p.mixed_precision, distribute=p.distribute)
+    try:
+        return train(p, setup, start_time)
+    finally:
+        core_devices.set_mixed_precision(False)  # the process's next model is float32 again
+
+
+def train(p, setup, start_time):
+    """The training run of main() with its parameters ``p`` and DeviceSetup ``setup``."""
+    from neuron_as_deep_net.core import devices as core_devices
+    from neuron_as_deep_net.core.config import parameters_snapshot
+
+    sparse_first_layer, jit_compile = device_plan(p, setup.report, distributed=setup.strategy is not None)
+    if setup.strategy is not None:
+        core_devices.check_batch_split(p.batch_size, setup.num_replicas)
 
     import keras
 
@@ -223,11 +259,22 @@ def main(argv=None):
     print(f"generators: train {len(train_sampler)} batches per epoch ({train_sampler.batches_per_file} per file), "
           f"valid {len(valid_sampler)} ({valid_sampler.batches_per_file} per file)")
 
-    # ---- model (saved as plain Conv1D layers) and its training twin (sparse layer_1, shared weights)
-    model = networks.build_tcn(architecture_dict, num_segments=2 * NUM_SEGMENTS, num_DVT_components=num_components)
-    trained = sparse_conv.training_model(model, sparse_first_layer=p.sparse_first_layer)
-    print(f"{model_weights.count_parameters(model):,} weights; layer_1 "
-          f"{'on sparse inputs' if trained is not model else 'dense Conv1D'}")
+    # ---- model (saved as plain Conv1D layers) and its training twin (sparse layer_1, shared weights); under a
+    # strategy the variables are created in its scope, with the initial weights one device would draw
+    def build_model():
+        return networks.build_tcn(architecture_dict, num_segments=2 * NUM_SEGMENTS,
+                                  num_DVT_components=num_components)
+
+    initial_weights = build_model().get_weights() if setup.strategy is not None else None
+    with setup.scope():
+        model = build_model()
+        if initial_weights is not None:
+            model.set_weights(initial_weights)
+        trained = sparse_conv.training_model(model, sparse_first_layer=sparse_first_layer)
+    first_layer = "on sparse inputs" if trained is not model else "dense Conv1D"
+    print(f"{model_weights.count_parameters(model):,} weights; layer_1 {first_layer}; "
+          f"XLA {'on' if jit_compile else 'off'}")
+    device_choices = {"first_layer": first_layer, "jit_compile": bool(jit_compile)}
     learning_schedule_dict = l5pc_schedule.make_learning_schedule_dict(
         p.num_schedules, p.batch_size, p.stage_first_schedules, p.learning_rate_per_stage, p.loss_weights_per_stage,
         p.DVT_loss_mult_factor, p.train_file_load, p.valid_file_load, p.validation_fraction, p.num_steps_multiplier)
@@ -246,25 +293,33 @@ def main(argv=None):
     def training_dict():
         return {"data_dict": data_dict, "architecture_dict": architecture_dict,
                 "learning_schedule_dict": learning_schedule_dict, "training_history_dict": history,
-                "fit_CNN_parameters": parameters_snapshot(p)}
+                "fit_CNN_parameters": parameters_snapshot(p), "device_report": setup.report}
 
     def save_model(schedule, reason):
         # compiled as in this schedule, but with Keras' own Nadam (fresh state, built): any Keras 3 loads the
         # files with load_model() without importing this project (the optimizer state is discarded at every
-        # schedule anyway); the optimizer actually used is recorded in fit_CNN_parameters
+        # schedule anyway); the optimizer actually used is recorded in fit_CNN_parameters. With mixed precision
+        # or a strategy, a float32 single-device copy of the model is saved
+        saved = model
+        if p.mixed_precision or setup.strategy is not None:
+            core_devices.set_mixed_precision(False)
+            saved = build_model()
+            saved.set_weights(model.get_weights())
+            core_devices.set_mixed_precision(p.mixed_precision)
         portable = keras.optimizers.Nadam(learning_rate=learning_schedule_dict["learning_rate_per_epoch"][schedule])
-        model.compile(optimizer=portable, loss=l5pc_schedule.LOSSES,
+        saved.compile(optimizer=portable, loss=l5pc_schedule.LOSSES,
                       loss_weights=learning_schedule_dict["loss_weights_per_epoch"][schedule])
-        portable.build(model.trainable_variables)
+        portable.build(saved.trainable_variables)
         stem = model_files.model_file_stem(p.synapse_type, architecture_dict, history,
                                         model_id=np.random.default_rng().integers(100000))
-        model_files.save_trained_model(model, p.models_dir, stem, training_dict(), pca)
+        model_files.save_trained_model(saved, p.models_dir, stem, training_dict(), pca)
         saved_models.append(stem)
         print(f"saved ({reason}): {os.path.join(p.models_dir, stem)}.{{keras,h5,pickle}}")
 
     # ---- the learning schedules (§6 "Training loop")
     steps = len(train_sampler)
     epochs = p.num_steps_multiplier
+    epoch_seconds = []  # wall time of every Keras epoch of this invocation (fit + evaluate)
     for schedule in range(first_schedule, p.num_schedules):
         if p.stop_after_schedules and schedule - first_schedule >= p.stop_after_schedules:
             break
@@ -272,13 +327,15 @@ def main(argv=None):
         loss_weights = learning_schedule_dict["loss_weights_per_epoch"][schedule]
         print(f"learning schedule {schedule + 1}/{p.num_schedules}: loss weights {loss_weights}, "
               f"learning rate {learning_rate}, batch size {p.batch_size}", flush=True)
-        trained.compile(optimizer=l5pc_schedule.make_optimizer(p.optimizer, learning_rate), loss=l5pc_schedule.LOSSES,
-                        loss_weights=loss_weights)  # a NEW optimizer: its state is reset, as in the original
+        with setup.scope():  # a NEW optimizer: its state is reset, as in the original
+            trained.compile(optimizer=l5pc_schedule.make_optimizer(p.optimizer, learning_rate),
+                            loss=l5pc_schedule.LOSSES, loss_weights=loss_weights, jit_compile=jit_compile)
         t0 = time.time()
         with training.WindowsProgressBar(steps * epochs, p.batch_size, f"schedule {schedule + 1}",
-                                         enabled=p.progress_bar) as progress:
+                                         enabled=p.progress_bar) as progress, \
+                core_devices.synchronized_batch_norm(trained, enabled=setup.strategy is not None):
             fit_history = training.fit_epochs(trained, train_sampler, valid_sampler, schedule * epochs, epochs,
-                                              progress)
+                                              progress, cast_on_device=setup.gpu, epoch_seconds=epoch_seconds)
         training.append_schedule_history(history, fit_history, schedule, p.batch_size, learning_rate, loss_weights,
                                          steps, train_sampler.files_histogram, valid_sampler.files_histogram)
         elapsed = time.time() - t0
@@ -304,7 +361,9 @@ def main(argv=None):
                        "val_somatic_loss") for end in ("first", "last")},
         "num_train_windows": int(sum(history["num_train_samples"])),
         "DVT_PCA_explained_variance_percent": float(100 * pca.explained_variance_ratio_.sum()),
-        "runtime_sec": time.time() - start_time,
+        "runtime_sec": time.time() - start_time, "device_report": setup.report, **device_choices,
+        "epoch_seconds": epoch_seconds, "train_windows_per_epoch": steps * p.batch_size,
+        "valid_windows_per_epoch": len(valid_sampler) * p.batch_size,
     }
     core_files.write_json(os.path.join(p.models_dir, f"fit_CNN_run__{prefix}__{arch_string}__{run_key}.json"),
                         {"parameters": parameters_snapshot(p), "results": results})

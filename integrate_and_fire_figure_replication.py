@@ -51,6 +51,7 @@ validation_split = 0.05  # the last 5 % of training sims
 test_overlap_ms = 120  # overlap of the stitched test windows (16 splits of 500 ms)
 desired_false_positive_rate = 0.002  # operating point for thresholds and 'TP @ FP'
 selected_trace = 937  # test simulation shown in the full figure (the original's); used if it exists
+inference_path = "auto"  # [auto | fast | keras] test predictions: fast = sparse first layer + FFT (the CPU's path), keras = Keras predict (a GPU's); auto: by the device
 # output
 output_dir = "output/integrate_and_fire"  # everything is written here
 figure_formats = ["png"]  # add "pdf" and/or "svg"
@@ -85,17 +86,21 @@ def spike_statistics(input_spikes, output_spikes, num_exc):
     return exc_rate, inh_rate, output_rate, isi_cv
 
 
-def main(argv=None):
+def main(argv=None, devices=None):
+    """Run the script with ``argv`` (default: the command line); ``devices`` injects the device list (tests)."""
+    from neuron_as_deep_net.core import devices as core_devices
     from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
     start_time = time.time()
+    setup = core_devices.setup_devices(devices, set_policy=False)
+    inference_path = core_devices.resolve_inference_path(p.inference_path, setup.report)
     os.makedirs(p.output_dir, exist_ok=True)
 
     import keras
     from tqdm import tqdm
 
-    from neuron_as_deep_net.core import fast_inference, metrics, model_weights, plotting, windows
+    from neuron_as_deep_net.core import metrics, model_weights, plotting, windows
     from neuron_as_deep_net.integrate_and_fire import figures, inputs, network
     from neuron_as_deep_net.integrate_and_fire import cell as iaf
     from neuron_as_deep_net.core.files import atomic_write
@@ -150,8 +155,10 @@ def main(argv=None):
     # ---- overlapped test inference and evaluation
     t0 = time.time()
     spikes_pred, soma_pred = windows.overlapped_inference(
-        fast_inference.fast_predict_fn(model, batch_size=256), X_test, p.window_size_ms, p.test_overlap_ms)
-    print(f"predicting {p.num_simulations_test} test simulations took {time.time() - t0:.1f} s")
+        core_devices.inference_predict_fn(model, inference_path, batch_size=256), X_test, p.window_size_ms,
+        p.test_overlap_ms)
+    print(f"predicting {p.num_simulations_test} test simulations ({inference_path} path) took "
+          f"{time.time() - t0:.1f} s")
     soma_pred = soma_pred + soma_bias
     results = metrics.extract_key_results(y_spike_test, spikes_pred, y_soma_test, soma_pred)
     fpr, tpr, thresholds = metrics.roc(y_spike_test, spikes_pred)
@@ -190,6 +197,7 @@ def main(argv=None):
         "threshold_at_desired_fp": float(threshold), "training_time_sec": training_time,
         "final_train_spikes_loss": history["spikes_loss"][-1], "selected_trace": int(trace),
         "peak_memory_MB": peak_memory_mb(), "runtime_sec": time.time() - start_time,
+        "device_report": setup.report, "inference_path": inference_path,
     })
     for name, payload in (("results.json", results), ("params.json", parameters_snapshot(p))):
         with atomic_write(os.path.join(p.output_dir, name), "w") as handle:

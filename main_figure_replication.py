@@ -74,6 +74,8 @@ desired_false_positive_rate = 0.002  # operating point of the figures' threshold
 soma_clip_mv = -55.0  # ground-truth soma clipped here (spikes removed)
 soma_bias_mv = -67.7  # subtracted from the clipped ground truth (the training target's offset)
 inference_batch_size = 64  # windows per predict call
+inference_path = "auto"  # [auto | fast | keras] fast: sparse first layer + FFT convolutions (the CPU's path); keras: Keras predict (a GPU's); auto: by the device
+mixed_precision = False  # [true | false] Keras predict in float16 with float32 outputs (GPU only; refused on a CPU)
 # figures
 num_single_traces = 30  # single prediction trace figures (fewer if fewer simulations qualify)
 single_trace_spike_range = [3, 10]  # output spikes of those simulations
@@ -119,11 +121,15 @@ def figure_name_prefix(model_path):
     return folder if folder and base.startswith(folder) else base
 
 
-def main(argv=None):
+def main(argv=None, devices=None):
+    """Run the script with ``argv`` (default: the command line); ``devices`` injects the device list (tests)."""
+    from neuron_as_deep_net.core import devices as core_devices
     from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
     start_time = time.time()
+    setup = core_devices.setup_devices(devices, mixed_precision=p.mixed_precision, set_policy=False)
+    inference_path = core_devices.resolve_inference_path(p.inference_path, setup.report, p.mixed_precision)
     if not p.model:
         raise SystemExit("--model PATH is required (a .keras or .h5 file saved by the training script)")
     if not os.path.isfile(p.model):
@@ -132,7 +138,7 @@ def main(argv=None):
     import keras
     from sklearn import metrics
 
-    from neuron_as_deep_net.core import fast_inference, model_weights, plotting, windows
+    from neuron_as_deep_net.core import model_weights, plotting, windows
     from neuron_as_deep_net.core import metrics as core_metrics
     from neuron_as_deep_net.core.files import atomic_write, load_pickle
     from neuron_as_deep_net.l5pc import evaluation, figures, figures_dataset, networks
@@ -164,7 +170,7 @@ def main(argv=None):
     # test set (bool sims x 6000 x 1278, 0.98 GB per 128-sim file) are never held at once
     t0 = time.time()
     files = find_test_files(p.data_dir)
-    predict_fn = fast_inference.fast_predict_fn(model, batch_size=p.inference_batch_size)
+    predict_fn = core_devices.inference_predict_fn(model, inference_path, p.inference_batch_size, p.mixed_precision)
     y_spike, y_soma, spikes_pred, soma_pred = [], [], [], []
     synapse_type = p.model_string or synapse_type_from_name(prefix) or synapse_type_from_name(model_base_name(p.model))
     for path in files:
@@ -194,8 +200,8 @@ def main(argv=None):
     if duration <= p.ignore_time_at_start_ms:
         raise SystemExit(f"the simulations last {duration} ms, not longer than the ignored start "
                          f"({p.ignore_time_at_start_ms} ms): lower --ignore-time-at-start-ms")
-    print(f"{len(files)} test file(s), {num_sims} simulations of {duration} ms loaded and predicted in "
-          f"{time.time() - t0:.1f} s")
+    print(f"{len(files)} test file(s), {num_sims} simulations of {duration} ms loaded and predicted "
+          f"({inference_path} path) in {time.time() - t0:.1f} s")
 
     # ---- evaluation (spec §7): soma alignment over all simulations, then the metrics of every filter
     soma_gt = np.minimum(y_soma, p.soma_clip_mv) - p.soma_bias_mv
@@ -306,6 +312,7 @@ def main(argv=None):
         "multiple_trace_sims": [int(s) for s in multiple], "combined_figure_sim": combined_sim,
         "filters_by_norm": ranked, "figures": [os.path.relpath(path, p.output_dir) for path in written],
         "params": parameters_snapshot(p), "runtime_sec": time.time() - start_time,
+        "device_report": setup.report, "inference_path": inference_path,
     }
     with atomic_write(os.path.join(p.output_dir, f"{prefix}__main_results.json"), "w") as handle:
         json.dump(summary, handle, indent=4, sort_keys=True, default=float)

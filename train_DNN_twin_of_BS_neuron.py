@@ -65,11 +65,14 @@ DEFAULT_WINDOWS_MS = {"TCN": (2048, 4096), "ResNetTCN": (2048, 4096), "ELM": (10
                       "Transformer": (1280, 2048)}
 
 
-def main(argv=None):
+def main(argv=None, devices=None):
+    """Run the script with ``argv`` (default: the command line); ``devices`` injects the device list (tests)."""
+    from neuron_as_deep_net.core import devices as core_devices
     from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(globals(), PRESETS, argv, description=__doc__, )
     started = time.time()
+    setup = core_devices.setup_devices(devices, set_policy=False)
     import math
     import resource
 
@@ -112,7 +115,7 @@ def main(argv=None):
     results.update({"cell": p.cell, "model_type": p.model_type, "config": tag, "model_name": model.name,
                     "num_params": num_params, "best_epoch": best["epoch"], "best_valid_losses": best["valid_losses"],
                     "num_train_files": int(len(train["indices"])), "num_train_steps": p.num_epochs * steps_per_epoch,
-                    "training_sec": training_sec, "runtime_sec": time.time() - started,
+                    "training_sec": training_sec, "runtime_sec": time.time() - started, "device_report": setup.report,
                     "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0})
     model_description = {"model_type": p.model_type, "config": p.config, "num_segments": int(num_segments),
                          "name": model.name, "weights": "best.weights.h5"}

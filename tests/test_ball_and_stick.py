@@ -362,6 +362,8 @@ def test_experiment_script_smoke(tmp_path):
                            "--configs", "A,B", "--output-dir", str(out)] + long_run)
     assert [row["config"] for row in summary["rows"]] == ["A", "B"]
     assert [row["num_train_steps"] for row in summary["rows"]] == [4, 6]  # 2 x 2 steps; the long run 3 x 2
+    assert "CPU 0" in summary["device_report"]["visible"]  # the report, in the experiment's and each twin's JSON
+    assert all(row["device_report"] == summary["device_report"] for row in summary["rows"])
     assert script.auc_plot_title(summary["rows"]).endswith("(AMPA_point B: 6 steps; the others 4)")
     with pytest.raises(ValueError, match="cell:config"):
         script.main(["--preset", "smoke", "--long-run", "C", "--long-run-epochs", "3", "--output-dir", str(out)])

@@ -243,3 +243,4 @@ def test_main_figure_replication_writes_every_figure(synthetic_dataset, tmp_path
         assert len(files_matching(out, rf"{base}__{pattern}_\d+\.png")) == 1, pattern
     assert (out / f"{base}__main_results.json").is_file()
     assert 0.0 <= summary["threshold_fpr"] <= 0.01
+    assert "CPU 0" in summary["device_report"]["visible"] and summary["inference_path"] in ("fast", "keras")

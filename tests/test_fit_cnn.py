@@ -13,6 +13,7 @@ import pytest
 from synthetic_data import write_synthetic_dataset
 
 import fit_CNN
+from neuron_as_deep_net.core import devices
 from neuron_as_deep_net.l5pc import networks, training
 from neuron_as_deep_net.core.files import load_pickle
 
@@ -58,6 +59,10 @@ def test_smoke_run_writes_the_model_files(smoke_run, data):
     assert not glob.glob(os.path.join(str(models_dir), ".*.tmp*"))
     assert glob.glob(os.path.join(str(models_dir), ".parsed_cache", "*.npz"))  # the parse cache, not beside the data
     assert not os.path.exists(os.path.join(str(data / "train"), ".parsed_cache"))
+    report = results["device_report"]  # printed at start, recorded in the run JSON and the model pickles
+    assert report["strategy"] == "none" and not report["mixed_precision"] and "CPU 0" in report["visible"]
+    assert results["first_layer"] == ("dense Conv1D" if devices.uses_gpu(report) else "on sparse inputs")
+    assert results["jit_compile"] == devices.uses_gpu(report)
 
 
 def test_saved_pickle_and_models_load(smoke_run, data):
@@ -76,6 +81,7 @@ def test_saved_pickle_and_models_load(smoke_run, data):
     assert len(history["train_files_histogram"]) == 2
     assert sum(history["train_files_histogram"][-1].values()) == 4 * 8  # all batches drawn
     assert saved["fit_CNN_parameters"]["optimizer"] == "legacy_nadam"
+    assert saved["device_report"] == results["device_report"]
     assert history["learning_rate"] == [1e-2, 1e-2, 3e-3, 3e-3]
     pca = load_pickle(os.path.join(str(models_dir), saved["DVT_PCA_file"]))
     assert pca.n_components_ == 4

@@ -18,7 +18,7 @@ from keras2_h5 import write_keras2_h5
 from sklearn import metrics
 from synthetic_data import write_synthetic_dataset
 
-from neuron_as_deep_net.core import fast_inference
+from neuron_as_deep_net.core import devices, fast_inference
 from neuron_as_deep_net.core import metrics as core_metrics
 from neuron_as_deep_net.l5pc import evaluation, model_files, model_selection, networks, training
 from neuron_as_deep_net.core.files import load_pickle, save_pickle
@@ -133,6 +133,22 @@ def test_keras2_h5_model_is_evaluated_end_to_end(setup, tmp_path):
     for key, values in expected.items():
         for metric in ("AUC", "TP @ 0.0100 FP", "soma_explained_variance_percent"):
             assert saved["evaluations_results_dict"][key][metric] == pytest.approx(values[metric], abs=1e-5)
+    info = saved["evaluation_info"]
+    assert "CPU 0" in info["device_report"]["visible"]
+    assert info["inference_path"] == ("keras" if devices.uses_gpu(info["device_report"]) else "fast")
+
+    # on a (declared) GPU the evaluation takes Keras predict, with the same numbers; --inference-path overrides
+    script.main(["--preset", "smoke", "--models-dir", str(tmp_path / "best_models"), "--data-dir", str(root / "test"),
+                 "--synapse-type", "NMDA", "--num-subsets", "4", "--output-dir", str(tmp_path / "gpu")],
+                devices=["CPU 0", "GPU 0: Fake GPU"])
+    on_gpu = load_pickle(str(tmp_path / "gpu" / f"{name}_evaluation_test.pickle"))
+    assert on_gpu["evaluation_info"]["inference_path"] == "keras"
+    assert on_gpu["evaluation_info"]["device_report"]["used"] == "GPU 0: Fake GPU"
+    for key, values in expected.items():
+        for metric in ("AUC", "TP @ 0.0100 FP", "soma_explained_variance_percent"):
+            assert on_gpu["evaluations_results_dict"][key][metric] == pytest.approx(values[metric], abs=1e-4)
+    with open(tmp_path / "gpu" / "evaluate_CNN_test_run.json") as handle:
+        assert json.load(handle)["device_report"]["used"] == "GPU 0: Fake GPU"
 
 
 # ---- the five scripts in sequence -----------------------------------------------------------------------------

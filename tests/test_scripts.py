@@ -50,6 +50,8 @@ def test_integrate_and_fire_script_smoke(tmp_path):
     assert 2.0 < results["train_inh_input_rate_hz"] < 4.5
     assert results["train_output_rate_hz"] > 0.0
     assert results["runtime_sec"] > 0.0
+    assert "CPU 0" in results["device_report"]["visible"]  # the device report is recorded
+    assert results["inference_path"] == ("keras" if results["device_report"]["used"].startswith("GPU") else "fast")
 
     with open(out / "params.json") as handle:
         params = json.load(handle)

@@ -170,8 +170,10 @@ def test_sampler_epochs_are_reproducible_and_switch_files(sampler_files):
     a = [y[1] for _, y in first.epoch_batches(7)]
     b = [y[1] for _, y in second.epoch_batches(7)]
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    counts = first._epoch_counts[7]
-    assert sum(counts.values()) == len(first) and len(counts) <= 3
+    batch_files = first._epoch_files[7]
+    assert sorted(batch_files) == list(range(len(first))) and len(set(batch_files.values())) <= 3
+    list(first.epoch_batches(7))  # drawn again (Keras does so under a strategy): counted once
+    assert first.commit_epoch(7) == len(first) and sum(first.files_histogram.values()) == len(first)
     files_chosen, order, _ = first.epoch_plan(7)
     assert len(set(files_chosen)) == 3 and sorted(order) == list(range(len(first)))
     # validation: batch indices in order
@@ -197,6 +199,12 @@ def test_window_stream_dataset_is_float32(sampler_files):
     assert x.dtype == tf.float32 and x.shape == (4, 50, 6)
     assert y_spike.dtype == y_soma.dtype == y_DVT.dtype == tf.float32
     assert set(np.unique(x.numpy())) <= {0.0, 1.0}
+    # the parallel map keeps the generator's order: exactly the sampler's own batches
+    expected = list(sampler.epoch_batches(3)) + list(sampler.epoch_batches(4))
+    for (x, ys), (x_ref, ys_ref) in zip(batches, expected):
+        assert np.array_equal(x.numpy(), x_ref) and all(np.array_equal(a.numpy(), b) for a, b in zip(ys, ys_ref))
+    on_device = next(iter(window_sampler.window_stream_dataset(sampler, 3, 1, cast_on_device=True)))
+    assert on_device[0].dtype == tf.bool and np.array_equal(on_device[0].numpy(), expected[0][0])
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -147,7 +147,9 @@ def dense_windows(spike_index, shape, sims, ends, window_size):
     """Bool (len(sims), W, channels) inputs of the windows [end - W, end) of simulations ``sims``."""
     num_time_bins, num_channels = shape[1], shape[2]
     starts = (np.asarray(sims, dtype=np.int64) * num_time_bins + np.asarray(ends, dtype=np.int64) - window_size)
-    bounds = np.searchsorted(spike_index, np.concatenate([starts, starts + window_size]) * num_channels)
+    # needles in the index's own dtype: mixed dtypes make numpy convert (copy) the whole index on every call
+    needles = (np.concatenate([starts, starts + window_size]) * num_channels).astype(spike_index.dtype)
+    bounds = np.searchsorted(spike_index, needles)
     out = np.zeros((len(starts), window_size * num_channels), dtype=bool)
     for k, (lo, hi) in enumerate(zip(bounds[:len(starts)], bounds[len(starts):])):
         out[k, spike_index[lo:hi].astype(np.int64) - starts[k] * num_channels] = True

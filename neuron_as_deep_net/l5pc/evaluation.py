@@ -181,16 +181,18 @@ def evaluate_model_on_files(model, architecture_dict, parsed_files, batch_size: 
                             filter_ranges=FILTER_RANGES,
                             soma_threshold_mV: float = SOMA_THRESHOLD_MV, soma_bias_mV: float = SOMA_BIAS_MV,
                             num_subsets: int = 0, subset_fraction: float = SUBSET_FRACTION, rng=None,
-                            verbose: bool = True) -> dict:
+                            verbose: bool = True, inference_path: str = "fast",
+                            mixed_precision: bool = False) -> dict:
     """The whole §7 evaluation of one network on parsed dataset files.
 
-    Overlapped inference (fast sparse path, all cores), the soma GT clipped at soma_threshold_mV and shifted
+    Overlapped inference (inference_path 'fast': the sparse/FFT path on all cores, the CPU's choice; 'keras':
+    Keras predict, a GPU's, in float16 with mixed_precision), the soma GT clipped at soma_threshold_mV and shifted
     by -soma_bias_mV, soma alignment over all simulations, then the metrics of every spike-count filter
     ('evaluations_results_dict') and, when num_subsets > 0, of every filter on num_subsets random subsets
     of int(subset_fraction * nSims) simulations ('list_of_subset_eval_results_dict'). Also returns the
     windowing ('window_size', 'temporal_extent', 'overlap') and 'num_simulations'.
     """
-    from ..core import fast_inference
+    from ..core import devices
     from . import datasets
 
     windowing = model_windowing(model, architecture_dict)
@@ -201,7 +203,7 @@ def evaluate_model_on_files(model, architecture_dict, parsed_files, batch_size: 
     if duration <= ignore_time_at_start_ms:
         raise ValueError(f"the simulations last {duration} ms, not longer than the ignored start "
                          f"({ignore_time_at_start_ms} ms)")
-    predict_fn = fast_inference.fast_predict_fn(model, batch_size=batch_size)
+    predict_fn = devices.inference_predict_fn(model, inference_path, batch_size, mixed_precision)
     spikes_pred, soma_pred = predict_parsed_files(predict_fn, parsed_files, windowing["window_size"],
                                                   windowing["overlap"], batch_size)
     y_spike = np.concatenate([parsed.y_spike for parsed in parsed_files])
@@ -224,9 +226,11 @@ def print_key_results(results: dict, keys=None) -> None:
         print(f"    {key}: {results[key]:.4f}")
 
 
-def evaluation_options(params) -> dict:
-    """evaluate_model_on_files keyword arguments from an evaluate script's parameters (same names in both)."""
-    options = {"batch_size": params.inference_batch_size,
+def evaluation_options(params, inference_path="fast") -> dict:
+    """evaluate_model_on_files keyword arguments from an evaluate script's parameters (same names in both) and
+    the resolved inference path."""
+    options = {"batch_size": params.inference_batch_size, "inference_path": inference_path,
+               "mixed_precision": bool(getattr(params, "mixed_precision", False)),
                "ignore_time_at_start_ms": params.ignore_time_at_start_ms,
                "filter_ranges": [tuple(r) for r in params.filter_ranges],
                "soma_threshold_mV": params.soma_threshold_mv, "soma_bias_mV": params.soma_bias_mv}
@@ -239,7 +243,8 @@ def evaluation_options(params) -> dict:
 def evaluate_saved_models(model_paths: dict, output_path_of: Callable[[str], str], data_dir: str,
                           file_pattern: str = "*_secDuration_*.p", cache_dir: str | None = None,
                           print_keys=None, run_summary_path: str = "", run_summary: dict | None = None,
-                          verbose: bool = True, **evaluate_options) -> list[dict]:
+                          verbose: bool = True, device_report: dict | None = None,
+                          **evaluate_options) -> list[dict]:
     """Evaluate saved networks on the dataset files of data_dir; save an evaluation pickle each (§7 "Outputs").
 
     The files are parsed once (through the parse cache in cache_dir unless it is None). model_paths maps
@@ -249,6 +254,7 @@ def evaluate_saved_models(model_paths: dict, output_path_of: Callable[[str], str
     'list_of_subset_eval_results_dict' with subsets, and 'evaluation_info': files, windowing, sims).
     print_keys: the metrics printed for the main [0,24] filter (None: all). Returns one summary per model,
     and writes them with run_summary (e.g. the parameters) as JSON to run_summary_path, if given.
+    device_report (core.devices) goes into every 'evaluation_info' and the run summary.
     """
     import time
 
@@ -276,7 +282,9 @@ def evaluate_saved_models(model_paths: dict, output_path_of: Callable[[str], str
                 evaluation_dict["list_of_subset_eval_results_dict"] = subsets
             evaluation_dict["evaluation_info"] = dict(results, model_file=os.path.abspath(path),
                                                       training_pickle=pickle_path,
-                                                      data_files=[os.path.abspath(f.path) for f in parsed_files])
+                                                      data_files=[os.path.abspath(f.path) for f in parsed_files],
+                                                      device_report=device_report,
+                                                      inference_path=evaluate_options.get("inference_path", "fast"))
             output_path = output_path_of(name)
             save_pickle(evaluation_dict, output_path)
             main = evaluation_dict["evaluations_results_dict"].get(filter_string(*MAIN_FILTER))
@@ -294,7 +302,7 @@ def evaluate_saved_models(model_paths: dict, output_path_of: Callable[[str], str
     if run_summary_path:
         from ..core.files import write_json
 
-        write_json(run_summary_path, dict(run_summary or {}, evaluated=summaries,
+        write_json(run_summary_path, dict(run_summary or {}, evaluated=summaries, device_report=device_report,
                                           runtime_sec=time.time() - start_time))
     if verbose:
         print(f"{len(summaries)} models evaluated in {time.time() - start_time:.1f} s")

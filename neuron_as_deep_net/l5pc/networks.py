@@ -156,7 +156,8 @@ def build_tcn(
     bias) followed by ``BatchNormalization`` named ``layer_k_BN`` (Keras defaults); three 1×1 causal
     conv heads on the last BN output, returned in the order [``spikes``, ``somatic``, ``dendritic``].
     Compiled with Nadam(1e-4), losses [BCE, MSE, MSE], loss weights [1.0, 0.006, 0.002]; the training
-    loop recompiles for every learning schedule.
+    loop recompiles for every learning schedule. Under a mixed-precision Keras policy the heads are float32
+    (float32 outputs and losses).
     """
     depth = _check_architecture_dict(architecture_dict)
     input_window_size = int(architecture_dict["input_window_size"])
@@ -184,19 +185,20 @@ def build_tcn(
         )(x)
         x = layers.BatchNormalization(name=f"layer_{k + 1}_BN")(x)
 
+    head_dtype = "float32" if keras.mixed_precision.global_policy().name.startswith("mixed") else None
     spikes = layers.Conv1D(
-        1, 1, padding="causal", activation="sigmoid",
+        1, 1, padding="causal", activation="sigmoid", dtype=head_dtype,
         kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.001),
         bias_initializer=keras.initializers.Constant(-2.0),
         kernel_regularizer=keras.regularizers.l2(1e-8), name="spikes",
     )(x)
     somatic = layers.Conv1D(
-        1, 1, padding="causal", activation="linear",
+        1, 1, padding="causal", activation="linear", dtype=head_dtype,
         kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.03),
         kernel_regularizer=keras.regularizers.l2(1e-8), name="somatic",
     )(x)
     dendritic = layers.Conv1D(
-        int(num_DVT_components), 1, padding="causal", activation="linear",
+        int(num_DVT_components), 1, padding="causal", activation="linear", dtype=head_dtype,
         kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.05),
         kernel_regularizer=keras.regularizers.l2(1e-8), name="dendritic",
     )(x)

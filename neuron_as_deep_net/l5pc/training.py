@@ -133,22 +133,29 @@ class WindowsProgressBar(keras.callbacks.Callback):
                                  refresh=False)
 
 
-def fit_epochs(model, train_sampler, valid_sampler, first_epoch, num_epochs, progress=None):
+def fit_epochs(model, train_sampler, valid_sampler, first_epoch, num_epochs, progress=None, cast_on_device=False,
+               epoch_seconds=None):
     """Keras epochs first_epoch.. of the samplers: per epoch one ``fit`` over ``len(train_sampler)`` batches, then
     ``evaluate`` over ``len(valid_sampler)`` batches (what fit(validation_data=...) does in the original).
 
     Each epoch streams its own tf.data dataset, so the result does not depend on whether Keras keeps or
     recreates its iterators. Returns the Keras-style history {loss, spikes_loss, ..., val_spikes_loss, ...}
-    and checks that every epoch drew exactly its number of batches.
+    and checks that every epoch drew exactly its number of batches. ``cast_on_device``: bool inputs, cast by
+    the model (GPU). ``epoch_seconds``: a list that receives each epoch's wall time (fit + evaluate).
     """
+    import time
+
     history = {}
     callbacks = [progress] if progress is not None else []
     for epoch in range(first_epoch, first_epoch + num_epochs):
-        fit = model.fit(window_stream_dataset(train_sampler, epoch, 1), steps_per_epoch=len(train_sampler), epochs=1,
-                        shuffle=False, verbose=0, callbacks=callbacks)
+        started = time.perf_counter()
+        fit = model.fit(window_stream_dataset(train_sampler, epoch, 1, cast_on_device=cast_on_device),
+                        steps_per_epoch=len(train_sampler), epochs=1, shuffle=False, verbose=0, callbacks=callbacks)
         logs = {key: values[-1] for key, values in fit.history.items()}
-        val_logs = model.evaluate(window_stream_dataset(valid_sampler, epoch, 1), steps=len(valid_sampler),
-                                  verbose=0, return_dict=True)
+        val_logs = model.evaluate(window_stream_dataset(valid_sampler, epoch, 1, cast_on_device=cast_on_device),
+                                  steps=len(valid_sampler), verbose=0, return_dict=True)
+        if epoch_seconds is not None:
+            epoch_seconds.append(time.perf_counter() - started)
         logs.update({"val_" + key: value for key, value in val_logs.items()})
         for key, value in logs.items():
             history.setdefault(key, []).append(float(value))

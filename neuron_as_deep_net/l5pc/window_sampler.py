@@ -1,5 +1,6 @@
 """fit_CNN's window generator (spec §6 SimulationDataGenerator): :class:`WindowSampler` and its tf.data stream."""
 
+import itertools
 from collections import OrderedDict
 
 import numpy as np
@@ -55,7 +56,7 @@ class WindowSampler:
         self.num_DVT_components = first["y_DVT"].shape[2]
         self.batches_per_file = max(1, int(file_load * num_sims * num_time_bins / (self.batch_size * self.window_size)))
         self.files_histogram = {}  # cumulative batches drawn per file, merged one epoch at a time
-        self._epoch_counts = {}
+        self._epoch_files = {}  # epoch -> {batch position: file}, so an epoch drawn twice counts once
 
     def __len__(self):
         return self.batches_per_file * self.num_files_per_epoch
@@ -88,38 +89,54 @@ class WindowSampler:
         order = rng.permutation(len(self)) if self.shuffle else np.arange(len(self))
         return [self.files[i] for i in chosen], order, rng
 
-    def draw_batch(self, arrays, rng):
-        """One batch from one file: X bool (B, W, C); y_spike, y_soma (B, W, 1) and y_DVT (B, W, K) float32."""
+    def draw_indices(self, arrays, rng):
+        """The random draws of one batch: simulations (with replacement) and window ends (without)."""
         num_sims, num_time_bins = arrays["shape"][:2]
         sims = rng.integers(0, num_sims, size=self.batch_size)  # with replacement
         first_end = max(self.ignore_time_from_start, self.window_size)
         ends = first_end + rng.choice(num_time_bins - first_end, size=self.batch_size, replace=False)
-        times = ends[:, None] - self.window_size + np.arange(self.window_size)[None, :]  # (B, W)
-        rows = sims[:, None]
+        return sims, ends
+
+    def batch_arrays(self, arrays, sims, ends):
+        """The batch of drawn windows: X bool (B, W, C); y_spike, y_soma (B, W, 1) and y_DVT (B, W, K) float32."""
+        times = np.asarray(ends)[:, None] - self.window_size + np.arange(self.window_size)[None, :]  # (B, W)
+        rows = np.asarray(sims)[:, None]
         return (dense_windows(arrays["spike_index"], arrays["shape"], sims, ends, self.window_size),
                 (arrays["y_spike"][rows, times][..., None].astype(np.float32),
                  arrays["y_soma"][rows, times][..., None],
                  arrays["y_DVT"][rows, times]))
 
-    def epoch_batches(self, epoch):
-        """Generate the ``len(self)`` batches of one epoch (counting batches per file for the histogram)."""
+    def draw_batch(self, arrays, rng):
+        """One batch from one file (:meth:`draw_indices`, then :meth:`batch_arrays`)."""
+        return self.batch_arrays(arrays, *self.draw_indices(arrays, rng))
+
+    def epoch_draws(self, epoch):
+        """(file, sims, ends) of each of the ``len(self)`` batches of one epoch, in order, noting each batch's
+        file for the histogram. Files are loaded here, at the switches, as the batches are drawn. Drawing an
+        epoch again gives the same batches and counts once (under a tf.distribute strategy Keras starts a
+        dataset's generator twice, the first time only to peek)."""
         files, order, rng = self.epoch_plan(epoch)
-        counts = self._epoch_counts.setdefault(int(epoch), {})
+        batch_files = self._epoch_files.setdefault(int(epoch), {})
         file_position = 0
         current = self.arrays(files[0])
-        for index in order:
+        for position, index in enumerate(order):
             if (int(index) + 1) % self.batches_per_file == 0:
                 file_position = (file_position + 1) % len(files)
                 current = self.arrays(files[file_position])
-            counts[files[file_position]] = counts.get(files[file_position], 0) + 1
-            yield self.draw_batch(current, rng)
+            batch_files[position] = files[file_position]
+            yield (files[file_position], *self.draw_indices(current, rng))
+
+    def epoch_batches(self, epoch):
+        """Generate the ``len(self)`` batches of one epoch (:meth:`epoch_draws`, each cut by :meth:`batch_arrays`)."""
+        for path, sims, ends in self.epoch_draws(epoch):
+            yield self.batch_arrays(self.arrays(path), sims, ends)
 
     def commit_epoch(self, epoch):
         """Merge one finished epoch's batch counts into ``files_histogram``; returns that epoch's count."""
-        counts = self._epoch_counts.pop(int(epoch), {})
-        for path, count in counts.items():
-            self.files_histogram[path] = self.files_histogram.get(path, 0) + count
-        return sum(counts.values())
+        batch_files = self._epoch_files.pop(int(epoch), {})
+        for path in batch_files.values():
+            self.files_histogram[path] = self.files_histogram.get(path, 0) + 1
+        return len(batch_files)
 
     def output_signature(self):
         import tensorflow as tf
@@ -134,17 +151,44 @@ def _nbytes(arrays):
     return sum(value.nbytes for value in arrays.values() if isinstance(value, np.ndarray))
 
 
-def window_stream_dataset(sampler, first_epoch, num_epochs, prefetch_batches=4):
-    """tf.data stream of ``num_epochs`` epochs of a :class:`WindowSampler` (bool inputs cast to float32 in TF).
+def window_stream_dataset(sampler, first_epoch, num_epochs, prefetch_batches=None, cast_on_device=False):
+    """tf.data stream of ``num_epochs`` epochs of a :class:`WindowSampler`.
 
-    The Python generator runs in tf.data's thread, so the next batch is prepared while the model trains.
+    A Python generator makes the random draws in order and loads the files (so the batches are exactly those
+    of :meth:`WindowSampler.epoch_batches`); cutting the windows out of the sparse inputs runs in a parallel,
+    order-keeping ``map``, and ``prefetch`` (default AUTOTUNE) prepares the next batches while the model
+    trains. Inputs are cast from bool to float32 in the pipeline or, with ``cast_on_device`` (GPU), by the
+    model (a quarter of the bytes to copy to the device).
     """
     import tensorflow as tf
 
+    pinned = {}  # draw number -> its file's arrays until the batch is cut (the LRU may drop the file meanwhile)
+    numbers = itertools.count()  # unique over every start of the generator
+
     def generate():
         for epoch in range(first_epoch, first_epoch + num_epochs):
-            yield from sampler.epoch_batches(epoch)
+            for path, sims, ends in sampler.epoch_draws(epoch):
+                number = next(numbers)
+                pinned[number] = sampler.arrays(path)
+                yield number, np.asarray(sims, dtype=np.int64), np.asarray(ends, dtype=np.int64)
 
-    dataset = tf.data.Dataset.from_generator(generate, output_signature=sampler.output_signature())
-    dataset = dataset.map(lambda x, y: (tf.cast(x, tf.float32), y))
-    return dataset.prefetch(prefetch_batches)
+    def cut(number, sims, ends):
+        x, (y_spike, y_soma, y_DVT) = sampler.batch_arrays(pinned.pop(int(number)), sims, ends)
+        return x, y_spike, np.asarray(y_soma, dtype=np.float32), np.asarray(y_DVT, dtype=np.float32)
+
+    x_spec, (spike_spec, soma_spec, dvt_spec) = sampler.output_signature()
+
+    def cut_batch(number, sims, ends):
+        x, y_spike, y_soma, y_DVT = tf.numpy_function(cut, [number, sims, ends],
+                                                      [tf.bool, tf.float32, tf.float32, tf.float32], stateful=True)
+        for tensor, spec in ((x, x_spec), (y_spike, spike_spec), (y_soma, soma_spec), (y_DVT, dvt_spec)):
+            tensor.set_shape(spec.shape)
+        return (x if cast_on_device else tf.cast(x, tf.float32)), (y_spike, y_soma, y_DVT)
+
+    batch = (sampler.batch_size,)
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=(
+        tf.TensorSpec((), tf.int64), tf.TensorSpec(batch, tf.int64), tf.TensorSpec(batch, tf.int64)))
+    dataset = dataset.map(cut_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    options = tf.data.Options()  # the batches are split across replicas by the strategy, never sharded
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE if prefetch_batches is None else prefetch_batches)
