@@ -270,11 +270,23 @@ def train_ball_and_stick_twin(model, train_arrays, valid_arrays, num_epochs, ste
 
 def load_ball_and_stick_twin(run_dir):
     """A trained ball-and-stick twin from its run folder: rebuilt as model.json describes, with its best weights."""
+    from ..core.errors import DataFileError, MissingFileError
     from . import twins
 
-    with open(os.path.join(run_dir, "model.json")) as handle:
-        description = json.load(handle)
-    model = twins.build_ball_and_stick_twin(description["model_type"], description["config"],
-                                            description["num_segments"])
-    model.load_weights(os.path.join(run_dir, description["weights"]))
+    path = os.path.join(run_dir, "model.json")
+    if not os.path.isfile(path):
+        raise MissingFileError(path, "twin description (model.json)", "train the twin first")
+    try:
+        with open(path) as handle:
+            description = json.load(handle)
+        model = twins.build_ball_and_stick_twin(description["model_type"], description["config"],
+                                                description["num_segments"])
+        weights = os.path.join(run_dir, description["weights"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise DataFileError(path, f"not a twin description ({type(error).__name__}: {str(error)[:100]})") from error
+    try:
+        model.load_weights(weights)
+    except (ValueError, OSError) as error:
+        raise DataFileError(weights, f"cannot load these weights into {description['model_type']} "
+                                     f"{description['config']} ({str(error)[:120]})") from error
     return model
