@@ -259,11 +259,13 @@ def check_own_values(rules, defaults, presets):
 
 
 def check_constraints(rules, params):
-    """UserError naming the first parameter whose final value breaks its constraint."""
-    for name, rule in rules.items():
-        problem = rule.problem(params[name])
-        if problem:
-            raise UserError(problem)
+    """UserError naming the first parameter whose final value breaks its constraint (values first, in the block's
+    order, then the files and folders)."""
+    for check_paths in (False, True):
+        for name, rule in rules.items():
+            problem = rule.problem(params[name], check_paths)
+            if problem:
+                raise UserError(problem)
 
 
 def build_parser(defaults, presets, description, aliases):
@@ -328,12 +330,12 @@ def configure(namespace, presets=None, argv=None, description=None, aliases=None
             parser.error(str(error))  # a usage message and exit status 2, not a traceback
         params[name] = value
         changed[name] = value
+    check_constraints(rules, params)
     if verbose:
         if preset_name:
             print(f"preset: {preset_name}")
         for name, value in changed.items():
             print(f"  {name} = {value!r}")
-    check_constraints(rules, params)
     namespace.update(params)
     result = types.SimpleNamespace(**params)
     result.preset = preset_name
