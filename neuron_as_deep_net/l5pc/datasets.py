@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.errors import DataFileError, MissingFileError
+from ..core.errors import DataFileError, MissingFileError, UserError
 from ..core.files import atomic_write
 from ..core.windows import index_dtype
 from .data_format import NUM_SEGMENTS, check_pickle_file, load_experiment
@@ -379,8 +379,8 @@ def fit_dvt_pca(dvts, num_components, clip_mV=DVT_CLIP_MV, random_state=0):
     samples = np.transpose(dvts, (0, 2, 1)).reshape(-1, dvts.shape[1]).astype(np.float32)
     np.minimum(samples, np.float32(clip_mV), out=samples)
     if num_components > min(samples.shape):
-        raise ValueError(f"cannot fit {num_components} DVT components to {samples.shape[0]} samples of "
-                         f"{samples.shape[1]} segments")
+        raise UserError(f"cannot fit {num_components} DVT components to {samples.shape[0]} samples of "
+                        f"{samples.shape[1]} segments (lower --num-DVT-components)")
     pca = PCA(n_components=num_components, whiten=True, random_state=random_state)
     pca.fit(samples)
     return pca
