@@ -251,10 +251,11 @@ def create_dataset(root, cell_parameters, num_repeats, seed=0, first_repeat=0, t
         try:
             with open(info_path) as handle:
                 info = json.load(handle)
-            assert isinstance(info, dict) and isinstance(info.get("runs"), list)
-        except (ValueError, AssertionError) as error:
+        except ValueError:
+            info = None
+        if not (isinstance(info, dict) and isinstance(info.get("runs"), list)):
             raise DataFileError(info_path, "not a readable dataset record (JSON with a list 'runs')",
-                                "delete it (the finished simulations stay) and run the same command again") from error
+                                "delete it (the finished simulations stay) and run the same command again")
     for run in info["runs"]:
         if run["identity"] == identity:
             if verbose:
