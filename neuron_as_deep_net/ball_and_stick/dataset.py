@@ -111,7 +111,8 @@ def read_array(path, subfolder, num_ms=None, num_segments=None):
     try:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        problem = "truncated" if "reshape" in str(error) or isinstance(error, EOFError) else "not a readable .npy"
+        truncated = isinstance(error, EOFError) or any(word in str(error) for word in ("reshape", "read all", "EOF"))
+        problem = "truncated" if truncated else "not a readable .npy file"
         raise DataFileError(path, f"{problem} ({type(error).__name__}: {str(error)[:100]})",
                             "delete the simulation's files or create the dataset again") from error
     if num_ms is None and subfolder == "inputs" and array.ndim == 3:  # the split's first simulation sets them

@@ -33,6 +33,7 @@ skips every check. A violation raises :class:`~.errors.UserError` (``--num-simul
 import argparse
 import ast
 import copy
+import functools
 import io
 import json
 import operator
@@ -126,6 +127,13 @@ EMPTY_CHOICES = ('""', "''")
 def read_constraints(source_path):
     """{parameter name: (text inside the brackets, line)} of a script's top-level assignments whose inline
     comment (on any line of the assignment) starts with ``[``."""
+    stat = os.stat(source_path)
+    return dict(_read_constraints(os.path.abspath(source_path), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=64)
+def _read_constraints(source_path, mtime_ns, size):
+    """read_constraints, remembered per version of the file (tests and notebooks call main() many times)."""
     with open(source_path, encoding="utf-8") as handle:
         text = handle.read()
     comments = {token.start[0]: token.string[1:].strip()

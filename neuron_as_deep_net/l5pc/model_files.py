@@ -213,9 +213,8 @@ def load_training_pickle(path) -> dict:
     if not isinstance(training_dict, dict):
         raise DataFileError(path, f"not a training pickle: it holds a {type(training_dict).__name__}, not a dict",
                             "expected the <name>.pickle fit_CNN.py writes beside each model")
-    architecture = training_dict.get("architecture_dict")
-    if architecture is not None and not (isinstance(architecture, dict)
-                                         and "filter_sizes_per_layer" in architecture):
+    architecture = training_dict.get("architecture_dict", {"filter_sizes_per_layer": None})
+    if not (isinstance(architecture, dict) and "filter_sizes_per_layer" in architecture):
         raise DataFileError(path, "not a training pickle: its architecture_dict has no filter_sizes_per_layer")
     return dict(training_dict)
 
@@ -246,8 +245,7 @@ def check_model_files(model_path, require_metadata=True):
     check_model_file(model_path)
     pickle_path = find_training_pickle(model_path)
     if pickle_path is None and require_metadata:
-        raise DataFileError(model_path, "no training pickle (<name>.pickle or <name>_training.pickle) beside it",
-                            "copy it together with the model")
+        raise DataFileError(model_path, "no training pickle (<name>.pickle or <name>_training.pickle) beside it")
     return pickle_path, (load_training_pickle(pickle_path) if pickle_path else {})
 
 
@@ -264,21 +262,25 @@ def load_model(path, activation: str | None = None):
 
     path = os.fspath(path)
     check_model_file(path)
+    keras_problem = ""
     if activation is None:
         try:
             return keras.models.load_model(path, compile=False)
         except Exception as error:  # noqa: BLE001 - any failure of the config route falls back to the weights
             message = str(error) if len(str(error)) < 200 else str(error)[:200] + "..."
+            keras_problem = f"{type(error).__name__}: {message}"
             if not path.lower().endswith((".h5", ".hdf5")):
-                raise DataFileError(path, f"Keras cannot load this model ({type(error).__name__}: {message})",
+                raise DataFileError(path, f"Keras cannot load this model ({keras_problem})",
                                     "was it saved by another program or Keras version?") from error
-            warnings.warn(f"keras could not load {path} ({type(error).__name__}: {message}); "
-                          f"rebuilding the architecture from the file's weights", stacklevel=2)
     try:
-        return rebuild_from_legacy_h5(path, activation=activation)
+        model = rebuild_from_legacy_h5(path, activation=activation)
     except (ValueError, KeyError, OSError) as error:
         raise DataFileError(path, "not a model of this project: its weights do not form a TCN "
                                   f"({str(error).removeprefix(f'{path}: ')[:160]})") from error
+    if keras_problem:  # said only once the weights did give a model: else the error above is the whole story
+        warnings.warn(f"keras could not load {path} ({keras_problem}); rebuilding the architecture from the "
+                      f"file's weights instead", stacklevel=2)
+    return model
 
 
 _CONV_NAME = re.compile(r"^layer_(\d+)$")
