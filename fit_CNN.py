@@ -179,25 +179,10 @@ def main(argv=None):
     p = configure(dict(copy.deepcopy(_DEFAULTS), __file__=__file__), PRESETS, argv, description=__doc__,
                   aliases=ALIASES)
     start_time = time.time()
-
-    import keras
-
-    from neuron_as_deep_net.core import files as core_files, model_weights
-    from neuron_as_deep_net.core.files import load_pickle, save_pickle
-    from neuron_as_deep_net.l5pc import datasets, model_files, networks, training, window_sampler
-    from neuron_as_deep_net.l5pc import schedule as l5pc_schedule
-    from neuron_as_deep_net.l5pc import sparse_conv
+    from neuron_as_deep_net.l5pc import datasets
     from neuron_as_deep_net.l5pc.data_format import NUM_SEGMENTS, check_pickle_file
 
-    check_parameters(p)
-    num_components = p.num_DVT_components or datasets.default_num_DVT_components(p.synapse_type)
-    valid_files_per_epoch = max(1, int(p.validation_fraction * p.train_files_per_epoch))
-    architecture_dict = resolve_architecture(p)
-    prefix = networks.network_type_prefix(p.synapse_type, architecture_dict)
-    arch_string = networks.architecture_string(architecture_dict)
-    print(f"L2 regularization = {p.l2_regularization}, activation = {p.activation}, optimizer = {p.optimizer}")
-
-    # ---- data files (sorted; the original used glob order)
+    # ---- data files (sorted; the original used glob order), checked cheaply before TensorFlow loads
     data_dict = {"train_files": datasets.list_dataset_files(p.train_dir, p.file_pattern),
                  "valid_files": datasets.list_dataset_files(p.valid_dir, p.file_pattern),
                  "test_files": datasets.list_dataset_files(p.test_dir, p.file_pattern) if p.test_dir else []}
@@ -206,7 +191,23 @@ def main(argv=None):
             raise UserError(f"no dataset files matching {p.file_pattern!r} in "
                             f"{p.train_dir if key == 'train_files' else p.valid_dir}")
     for path in data_dict["train_files"] + data_dict["valid_files"]:
-        check_pickle_file(path)  # cheap: empty or truncated files are found before anything is written
+        check_pickle_file(path)  # empty or truncated files are found before anything is written
+
+    import keras
+
+    from neuron_as_deep_net.core import files as core_files, model_weights
+    from neuron_as_deep_net.core.files import load_pickle, save_pickle
+    from neuron_as_deep_net.l5pc import model_files, networks, training, window_sampler
+    from neuron_as_deep_net.l5pc import schedule as l5pc_schedule
+    from neuron_as_deep_net.l5pc import sparse_conv
+
+    check_parameters(p)
+    num_components = p.num_DVT_components or datasets.default_num_DVT_components(p.synapse_type)
+    valid_files_per_epoch = max(1, int(p.validation_fraction * p.train_files_per_epoch))
+    architecture_dict = resolve_architecture(p)
+    prefix = networks.network_type_prefix(p.synapse_type, architecture_dict)
+    arch_string = networks.architecture_string(architecture_dict)
+    print(f"L2 regularization = {p.l2_regularization}, activation = {p.activation}, optimizer = {p.optimizer}")
     print(f"{len(data_dict['train_files'])} train, {len(data_dict['valid_files'])} valid and "
           f"{len(data_dict['test_files'])} test files")
     print(f"model: {prefix}__{arch_string}, filter sizes {architecture_dict['filter_sizes_per_layer']}, "

@@ -420,7 +420,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(row, inputs, tmp_path,
 # ---------------------------------------------------------------------------------------------------------
 
 def test_the_table_covers_every_script_and_every_constraint():
-    assert len(SCRIPTS) == 15 and {row[0] for row in ROWS + GENERATED} == set(SCRIPTS)
+    assert len(SCRIPTS) >= 15 and {row[0] for row in ROWS + GENERATED} == set(SCRIPTS)
     for name in SCRIPTS:
         _, rules = script_constraints(name)
         covered = {row[1][-2] for row in GENERATED if row[0] == name}

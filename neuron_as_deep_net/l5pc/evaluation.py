@@ -270,8 +270,6 @@ def evaluate_saved_models(model_paths: dict, output_path_of: Callable[[str], str
     """
     import time
 
-    import keras
-
     from ..core.files import save_pickle
     from . import model_files
 
@@ -280,6 +278,8 @@ def evaluate_saved_models(model_paths: dict, output_path_of: Callable[[str], str
     for path in model_paths.values():
         model_files.check_model_files(path)  # cheap: a missing or broken file stops the run before any output
     if model_paths:
+        import keras
+
         parsed_files = load_evaluation_files(data_dir, file_pattern, use_cache=cache_dir is not None,
                                              cache_dir=cache_dir or "", verbose=verbose)
         for k, (name, path) in enumerate(model_paths.items()):
