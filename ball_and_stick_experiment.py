@@ -48,6 +48,8 @@ valid_window_ms = 4096  # [>= 1] validation window
 learning_rate = 3e-4  # [> 0] AdamW peak learning rate
 warmup_epochs = 10  # [>= 0] warm-up epochs (loss-weight ramp from 2.5x to 4x this); 0 = constant rate, initial weights
 cooldown_epochs = 25  # [>= 0] final decay epochs
+warmup_steps = 0  # [>= 0] > 0: per-step linear rate warm-up over these steps instead of the per-epoch one
+warmup_start_factor = 0.001  # [> 0, <= 1] its first rate, as a fraction of learning_rate
 long_run = ""  # "cell:config" trained for long_run_epochs (cool-down long_run_cooldown_epochs) instead; "" = none
 long_run_epochs = 0  # [>= 0] epochs of the long run
 long_run_cooldown_epochs = 0  # [>= 0] its final decay epochs
@@ -78,7 +80,8 @@ CSV_COLUMNS = ["cell", "config", "model_name", "num_params", "AUC", "TP @ 0.0020
                "soma_RMSE", "near_spike_AUC", "branch_v_explained_variance_percent", "best_epoch", "num_train_files",
                "num_train_steps", "training_sec", "tutorial_AUC"]
 TRAIN_PARAMETERS = ["num_epochs", "steps_per_epoch", "batch_size", "train_window_ms", "valid_window_ms",
-                    "learning_rate", "warmup_epochs", "cooldown_epochs", "test_window_ms", "random_seed"]
+                    "learning_rate", "warmup_epochs", "cooldown_epochs", "warmup_steps", "warmup_start_factor",
+                    "test_window_ms", "random_seed"]
 
 
 def results_csv_text(rows):

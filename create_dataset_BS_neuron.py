@@ -29,6 +29,7 @@ sim_duration_ms = 8192  # [>= 1] per simulation
 random_seed = 0  # [>= 0] simulation k of repeat r draws from (seed, r, k)
 prune = True  # delete simulations whose statistics fall outside the spec's ranges
 # execution
+engine = "neuron"  # [neuron | coreneuron] neuron | coreneuron (the same fixed step run by CoreNEURON, ~1.7x faster; compiles on first use)
 workers = 0  # [>= 0] parallel worker processes; 0 = all cores
 chunk_size = 7  # [>= 1] simulations per checkpointed chunk
 dask_scheduler = ""  # address of a Dask scheduler; empty = local processes
@@ -57,7 +58,7 @@ def main(argv=None):
         p.output_dir, cell_parameters, p.num_repeats, seed=p.random_seed, first_repeat=p.first_repeat,
         train_per_repeat=p.train_per_repeat, sim_duration_ms=p.sim_duration_ms,
         workers=p.workers or parallel.default_num_workers(), chunk_size=p.chunk_size,
-        dask_scheduler=p.dask_scheduler or None, prune=p.prune)
+        dask_scheduler=p.dask_scheduler or None, prune=p.prune, engine=p.engine)
     print(f"dataset: {folder}")
     return folder
 

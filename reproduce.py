@@ -6,12 +6,16 @@ Runs the project's scripts in order, each with the matching preset, every output
   3. a small L5PC dataset (simulate_L5PC_and_create_dataset.py; train / valid / test files);
   4. a TCN trained on it (fit_CNN.py);
   5. its evaluation (evaluate_CNN_test.py), and
-  6. the Figure 2/3-style panels (dataset_exploration.py, main_figure_replication.py);
+  6. the Figure 2/3-style panels (dataset_exploration.py, main_figure_replication.py) for the network that
+     model selection picked on the validation files;
+  7. (stage l5pc_depth, in the laptop preset) the paper's central finding: NMDA and AMPA depth sweeps,
+     Figure S5 and a learning curve (l5pc_depth_sweep.py);
 then writes OUT/REPORT.md and OUT/REPORT.html (figures embedded) with each stage's figures, metrics next to
 the published numbers, runtime, the machine and the exact commands.
 
     python reproduce.py --preset quick --output-dir OUT      # about an hour on 2 CPU cores
     python reproduce.py --preset smoke --output-dir OUT      # minutes: the same pipeline, tiny (CI)
+    python reproduce.py --preset laptop --stages l5pc_depth --output-dir OUT   # the depth finding (hours)
     python reproduce.py --preset full --output-dir OUT       # the original sizes (days of CPU)
     python reproduce.py --stages integrate_and_fire,ball_and_stick --output-dir OUT
 
@@ -37,6 +41,7 @@ stages = ["integrate_and_fire", "ball_and_stick", "l5pc_dataset", "l5pc_training
           "l5pc_figures"]  # stages to run, in this order (the keys of STAGES, checked in main)
 script_preset = "quick"  # [quick | paper | smoke] preset passed to every script
 ball_and_stick_preset = "quick"  # [quick | full | smoke] the ball-and-stick script's preset
+depth_sweep_preset = "laptop"  # [laptop | smoke] l5pc_depth_sweep.py's preset (stage l5pc_depth)
 force = False  # rerun stages that already finished
 workers = 0  # [>= 0] simulation worker processes; 0 = all cores
 # L5PC dataset
@@ -44,7 +49,7 @@ morphology = None  # [file] path of cell1.asc (else $L5PC_MORPHOLOGY, else the d
 l5pc_num_files = [4, 1, 1]  # [each >= 1] dataset files for train, valid, test
 l5pc_num_simulations_per_file = 8  # [>= 1] simulations per file
 l5pc_sim_duration_sec = 2.0  # [> 0] per simulation
-l5pc_solver = "fast"  # [fast | fixed | cvode] fast (dt 0.05 ms, Crank-Nicolson) | fixed (dt 0.025 ms) | cvode (the original's, slowest)
+l5pc_solver = "fast"  # [fast | fixed | cvode | coreneuron] fast (dt 0.05 ms, Crank-Nicolson) | fixed (dt 0.025 ms) | cvode (the original's, slowest)
 l5pc_first_random_seed = 1000  # [>= 0] file k of split s uses seed first + 100 * s + k
 # output
 output_dir = "output/reproduce"  # every stage writes into its own sub-folder here
@@ -52,8 +57,11 @@ output_dir = "output/reproduce"  # every stage writes into its own sub-folder he
 
 PRESETS = {
     "quick": {},
-    "smoke": {"script_preset": "smoke", "ball_and_stick_preset": "smoke", "l5pc_num_files": [1, 1, 1],
-              "l5pc_num_simulations_per_file": 2, "l5pc_sim_duration_sec": 1.0},
+    # the quick stages plus the depth sweep of the L5PC (the paper's central finding; hours on 2 cores)
+    "laptop": {"stages": ["integrate_and_fire", "ball_and_stick", "l5pc_dataset", "l5pc_training",
+                          "l5pc_evaluation", "l5pc_figures", "l5pc_depth"]},
+    "smoke": {"script_preset": "smoke", "ball_and_stick_preset": "smoke", "depth_sweep_preset": "smoke",
+              "l5pc_num_files": [1, 1, 1], "l5pc_num_simulations_per_file": 2, "l5pc_sim_duration_sec": 1.0},
     "full": {"script_preset": "paper", "ball_and_stick_preset": "full", "l5pc_num_files": [100, 12, 12],
              "l5pc_num_simulations_per_file": 128, "l5pc_sim_duration_sec": 6.0, "l5pc_solver": "cvode"},
 }
@@ -61,7 +69,7 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "python"  # shown in the report's commands; runs as this interpreter (sys.executable)
 SPLITS = ("train", "valid", "test")
 RECORD_NAME = "stage_record.json"
-L5PC_STAGES = ("l5pc_dataset", "l5pc_training", "l5pc_evaluation", "l5pc_figures")
+L5PC_STAGES = ("l5pc_dataset", "l5pc_training", "l5pc_evaluation", "l5pc_figures", "l5pc_depth")
 
 
 class StageFailed(RuntimeError):
@@ -224,8 +232,15 @@ def l5pc_training_stage(p, folder):
             "collect": collect}
 
 
-def trained_model(p):
-    return newest(os.path.join(glob.escape(os.path.join(p.output_dir, "l5pc_training")), "**", "*.keras"))
+def selected_model(p):
+    """The NMDA network that model selection picked on the validation files (the l5pc_evaluation stage's
+    best_models copy with the highest validation AUC); '' before that stage ran."""
+    from neuron_as_deep_net.l5pc.model_selection import best_valid_model
+
+    try:
+        return best_valid_model(os.path.join(p.output_dir, "l5pc_evaluation", "best_models"), "NMDA")[1]
+    except FileNotFoundError:
+        return ""
 
 
 def l5pc_evaluation_stage(p, folder):
@@ -278,7 +293,7 @@ def l5pc_figures_stage(p, folder):
     commands = [
         [PYTHON, script("dataset_exploration.py"), *smoke, "--data-dir", test_dir,
          "--output-dir", os.path.join(folder, "dataset_exploration")],
-        [PYTHON, script("main_figure_replication.py"), *smoke, "--model", trained_model(p),
+        [PYTHON, script("main_figure_replication.py"), *smoke, "--model", selected_model(p),
          "--data-dir", test_dir, "--output-dir", os.path.join(folder, "main_figure")],
     ]
 
@@ -296,6 +311,43 @@ def l5pc_figures_stage(p, folder):
             "collect": collect}
 
 
+def l5pc_depth_stage(p, folder):
+    command = [PYTHON, script("l5pc_depth_sweep.py"), "--preset", p.depth_sweep_preset, "--workers", p.workers,
+               "--output-dir", folder]
+    if p.morphology:
+        command += ["--morphology", p.morphology]
+
+    def collect():
+        summary = read_json(os.path.join(folder, "depth_sweep.json"))
+        metrics = {}
+        for synapse_type in ("NMDA", "AMPA"):
+            rows = sorted((r for r in summary.get("rows", []) if r["synapse_type"] == synapse_type),
+                          key=lambda r: r["depth"])
+            if rows:
+                metrics[f"{synapse_type} test AUC by depth"] = ", ".join(f"{r['depth']}: {r['AUC']:.4f}" for r in rows)
+                best = max(rows, key=lambda r: r["AUC"])
+                metrics[f"{synapse_type} best depth (test AUC)"] = f"{best['depth']} ({best['AUC']:.4f})"
+                metrics[f"{synapse_type} deepest - depth 1 (AUC)"] = f"{rows[-1]['AUC'] - rows[0]['AUC']:+.4f}"
+        curve = summary.get("learning_curve") or {}
+        if curve.get("projected_AUC_at_published_size") is not None:
+            metrics["NMDA deepest: projected AUC at the published dataset size"] = \
+                round(curve["projected_AUC_at_published_size"], 4)
+            metrics["what limits (learning curve)"] = curve.get("limits", {}).get("verdict")
+        if summary.get("selected_NMDA_network"):
+            metrics["Figures 2/3 drawn for (chosen on validation)"] = summary["selected_NMDA_network"]
+        return {"metrics": metrics, "notes": [
+            "Test files, simulations with 0-24 output spikes, from 500 ms on; error bars in depth_sweep.png are "
+            "the std over 12 random test subsets. Every network has the same recipe, data and number of training "
+            "windows; each network's checkpoint, and the network of Figures 2/3, were chosen on the validation files."]}
+
+    return {"title": "L5PC: how deep a TCN the cell needs, with NMDA and with AMPA synapses (Fig. S5)",
+            "commands": [command],
+            "description": "NMDA and AMPA datasets, a depth sweep of TCNs at one width trained with one recipe, "
+                           "test accuracy against depth, Figures 2/3 for the NMDA network selected on the "
+                           "validation files, and a learning curve of the deepest NMDA network.",
+            "collect": collect}
+
+
 STAGES = {
     "integrate_and_fire": integrate_and_fire_stage,
     "ball_and_stick": ball_and_stick_stage,
@@ -303,6 +355,7 @@ STAGES = {
     "l5pc_training": l5pc_training_stage,
     "l5pc_evaluation": l5pc_evaluation_stage,
     "l5pc_figures": l5pc_figures_stage,
+    "l5pc_depth": l5pc_depth_stage,
 }
 
 

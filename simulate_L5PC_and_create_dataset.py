@@ -8,6 +8,7 @@ what ``fit_CNN.py`` and the figure scripts read.
     python simulate_L5PC_and_create_dataset.py --random-seed 1234 --num-simulations 2 --output-dir OUT
     python simulate_L5PC_and_create_dataset.py --synapse-type AMPA_SK --random-seed 7 --output-dir OUT
     python simulate_L5PC_and_create_dataset.py --preset quick --solver fast --output-dir OUT   # small & fast
+    python simulate_L5PC_and_create_dataset.py --preset quick --solver coreneuron --output-dir OUT   # faster
     python simulate_L5PC_and_create_dataset.py --help
 
 The morphology (``cell1.asc``, third-party) is taken from ``--morphology PATH``, else $L5PC_MORPHOLOGY, else
@@ -52,7 +53,7 @@ inst_rate_sampling_time_interval_jitter_range = 20  # [>= 0] ms
 temporal_inst_rate_smoothing_sigma_jitter_range = 20  # [>= 0] ms
 min_seg_length_um = 10.0  # [>= 0] added to every segment length when computing rates
 # integration and execution
-solver = "cvode"  # [cvode | fixed | fast] cvode (the original: variable step, atol 1e-3) | fixed (dt 0.025 ms) | fast (dt 0.05 ms, 2nd order)
+solver = "cvode"  # [cvode | fixed | fast | coreneuron] cvode (the original) | fixed (dt 0.025 ms) | fast (dt 0.05 ms, 2nd order) | coreneuron
 workers = 0  # [>= 0] parallel worker processes; 0 = all cores
 chunk_size = 2  # [>= 1] simulations per checkpointed chunk
 dask_scheduler = ""  # address of a Dask scheduler (e.g. tcp://10.0.0.5:8786); empty = local processes
@@ -181,6 +182,10 @@ def main(argv=None):
                             inhibitory_synapse_type=p.inhibitory_synapse_type, SKE2_mult_factor=ske2_factor,
                             Ih_vshift=p.Ih_vshift, solver=p.solver,
                             check_morphology_checksum=p.check_morphology_checksum)
+    if p.solver == "coreneuron":  # compile the CoreNEURON library once, here, rather than in a worker
+        from neuron_as_deep_net.core import coreneuron_engine
+
+        coreneuron_engine.prepare()
     local_simulator = None
     if workers == 1 and not p.dask_scheduler:
         local_simulator = simulator.L5PCSimulator(**simulator_config)

@@ -43,6 +43,8 @@ weight_decay = 1e-3  # [>= 0] AdamW decoupled weight decay
 clip_norm = 25.0  # [> 0] global gradient-norm clip
 warmup_epochs = 10  # [>= 0] learning-rate warm-up; the loss weights ramp from 2.5x to 4x this epoch (0: no schedule)
 cooldown_epochs = 25  # [>= 0] final epochs of linear learning-rate decay
+warmup_steps = 0  # [>= 0] > 0: per-step linear rate warm-up over these steps instead of the per-epoch one (issue 22)
+warmup_start_factor = 0.001  # [> 0, <= 1] the per-step warm-up's first rate, as a fraction of learning_rate
 random_seed = 0  # [>= 0, < 4294967296] seeds Keras (weights) and the window sampler
 # evaluation
 test_window_ms = 8128  # [>= 1] one window per test file
@@ -106,7 +108,7 @@ def main(argv=None):
         model, train, valid, p.num_epochs, steps_per_epoch, p.batch_size, p.train_window_ms or default_train_window,
         p.valid_window_ms or default_valid_window, p.learning_rate, p.weight_decay, p.clip_norm, p.warmup_epochs,
         p.cooldown_epochs, seed=p.random_seed, checkpoint_path=os.path.join(run_dir, "best.weights.h5"),
-        verbose=p.verbose)
+        verbose=p.verbose, warmup_steps=p.warmup_steps, warmup_start_factor=p.warmup_start_factor)
     training_sec = time.time() - train_started
 
     results, _ = evaluate_ball_and_stick_twin(model, test, p.test_window_ms, seed=p.random_seed)

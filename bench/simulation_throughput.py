@@ -1,13 +1,16 @@
 """Simulation throughput of the L5PC dataset generation: the original's approach vs ours, in one run.
 
-Same short inputs for all three, measured as simulated seconds per wall second:
+Same short inputs for all four, measured as simulated seconds per wall second:
   (a) the original's approach: one process, CVODE, the cell and its synapses rebuilt for every simulation,
       events pushed from Python at initialisation, each run stopped by ``continuerun`` as the process's
       history says (the last step of the previous run, see L5PCSimulator.simulate);
   (b) our faithful default: CVODE, all workers, each worker builds the cell once and reuses it;
   (c) our fast mode (--solver fast): fixed step dt = 0.05 ms with Crank-Nicolson (secondorder 2),
-      cache_efficient, all workers; ``--fast-solver fixed`` measures dt = 0.025 ms backward Euler instead.
-Prints the ratios b/a and c/a, checks that (b) equals (a) array for array, and the fidelity of (c) against (b).
+      cache_efficient, all workers; ``--fast-solver fixed`` measures dt = 0.025 ms backward Euler instead;
+  (d) the fast mode run by CoreNEURON (--solver coreneuron), all workers (skipped, ratio nan, where this
+      NEURON has no CoreNEURON; ``--coreneuron false`` skips it too).
+Prints the ratios b/a, c/a and d/a, checks that (b) equals (a) array for array, and the fidelity of (c) and
+(d) against (b).
 
     python bench/simulation_throughput.py                       # 4 simulations of 1 s
     python bench/simulation_throughput.py --num-simulations 8 --sim-duration-sec 6
@@ -28,6 +31,7 @@ num_simulations = 4  # [>= 1] per approach
 sim_duration_sec = 1.0  # [> 0] per simulation
 workers = 0  # [>= 0] for (b) and (c); 0 = all cores
 fast_solver = "fast"  # [fast | fixed] (c): fast (dt 0.05 ms, Crank-Nicolson) | fixed (dt 0.025 ms, backward Euler)
+coreneuron = True  # measure (d), the fast mode run by CoreNEURON
 morphology = None  # [file] path of cell1.asc (else $L5PC_MORPHOLOGY, else the default location)
 # -----------------------------------------------------------------------------
 
@@ -56,6 +60,7 @@ def run_ours(simulation_inputs, morphology_path, solver, workers):
         checkpoints = parallel.ChunkCheckpoints(os.path.join(folder, "chunks"), {"bench": solver})
         outputs = parallel.run_simulations(simulation_inputs, L5PCSimulator, config, {}, checkpoints,
                                                   chunk_size=1, workers=workers, description=f"ours ({solver})")
+    parallel.release_simulators()  # with 1 worker the cell lives here: the next approach must not run it too
     return apply_original_stops([result for result, _ in outputs], simulation_inputs[0][2])
 
 
@@ -93,7 +98,7 @@ def fidelity(reference, candidate):
 
 
 def main(argv=None):
-    from neuron_as_deep_net.core import parallel
+    from neuron_as_deep_net.core import coreneuron_engine, parallel
     from neuron_as_deep_net.l5pc import inputs
     from neuron_as_deep_net.l5pc.cell import L5PCCell, resolve_morphology
     from neuron_as_deep_net.l5pc.simulator import SOLVERS
@@ -124,22 +129,39 @@ def main(argv=None):
     started = time.time()
     fast = run_ours(simulation_inputs, morphology_path, p.fast_solver, num_workers)
     timings["c"] = time.time() - started
+    available, reason = coreneuron_engine.availability()
+    run_d = p.coreneuron and available
+    if run_d:
+        started = time.time()
+        cored = run_ours(simulation_inputs, morphology_path, "coreneuron", num_workers)
+        timings["d"] = time.time() - started
 
     rates = {key: simulated_seconds / value for key, value in timings.items()}
     differing = differences(original, faithful)
     same = not differing
     spike_match, soma_rmse = fidelity(faithful, fast)
+    core_match, core_rmse = fidelity(faithful, cored) if run_d else (float("nan"), float("nan"))
+    rates["d"] = rates.get("d", float("nan"))
     print(f"{p.num_simulations} simulations x {p.sim_duration_sec:g} s, {num_workers} workers")
     print(f"(a) original approach (1 process, rebuild per sim, CVODE): {timings['a']:.1f} s, {rates['a']:.4f} sim-s/wall-s")
     print(f"(b) ours, faithful (CVODE, {num_workers} workers):            {timings['b']:.1f} s, {rates['b']:.4f} sim-s/wall-s")
     print(f"(c) ours, {p.fast_solver} ({SOLVERS[p.fast_solver]}, {num_workers} workers): "
           f"{timings['c']:.1f} s, {rates['c']:.4f} sim-s/wall-s")
-    print(f"b/a = {rates['b'] / rates['a']:.2f}x, c/a = {rates['c'] / rates['a']:.2f}x; (b) identical to (a): {same}")
+    if run_d:
+        print(f"(d) ours, coreneuron ({SOLVERS['coreneuron']}, {num_workers} workers): "
+              f"{timings['d']:.1f} s, {rates['d']:.4f} sim-s/wall-s")
+    else:
+        print(f"(d) ours, coreneuron: skipped ({reason or 'coreneuron = False'})")
+    print(f"b/a = {rates['b'] / rates['a']:.2f}x, c/a = {rates['c'] / rates['a']:.2f}x, "
+          f"d/a = {rates['d'] / rates['a']:.2f}x, d/c = {rates['d'] / rates['c']:.2f}x; (b) identical to (a): {same}")
     for index, key, how in differing:
         print(f"  (b) vs (a), simulation {index}, {key}: {how}")
     print(f"fidelity of (c) vs (b): {100 * spike_match:.1f}% of spikes within +-2 ms, clipped soma RMSE {soma_rmse:.3f} mV")
+    print(f"fidelity of (d) vs (b): {100 * core_match:.1f}% of spikes within +-2 ms, clipped soma RMSE {core_rmse:.3f} mV")
     print(f"faithful_ratio={rates['b'] / rates['a']:.2f} fast_ratio={rates['c'] / rates['a']:.2f} "
-          f"fast_spike_match={spike_match:.3f} fast_soma_rmse_mV={soma_rmse:.3f}")
+          f"fast_spike_match={spike_match:.3f} fast_soma_rmse_mV={soma_rmse:.3f} "
+          f"coreneuron_ratio={rates['d'] / rates['a']:.2f} coreneuron_spike_match={core_match:.3f} "
+          f"coreneuron_soma_rmse_mV={core_rmse:.3f}")
     return rates
 
 

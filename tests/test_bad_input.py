@@ -250,6 +250,8 @@ ROWS = [
      "each value of --models must be one of TCN:A"),
     ("compare_twin_architectures.py", ["--data-dir", "{in}/bs_root", "--models", "TCN:A", "--reference-model",
                                        "ELM"], "--reference-model ELM must be one of --models (TCN:A)"),
+    ("l5pc_depth_sweep.py", ["--depths", "1,2,1"], "--depths must not repeat a depth, got [1, 2, 1]"),
+    ("l5pc_depth_sweep.py", ["--learning-rate-per-stage", "1e-3,1e-4"], "need the 5 stages of fit_CNN's loss"),
     ("reproduce.py", ["--stages", "integrate_and_fire,nonsense"], "unknown stage(s) ['nonsense']"),
     ("reproduce.py", ["--l5pc-num-files", "1,1"], "--l5pc-num-files needs one count per split"),
     (VALID, ["--models-dir", "{in}/models_ok", "--filter-ranges", "[[5, 2]]"] + EVAL_DIRS, "--filter-ranges: a "

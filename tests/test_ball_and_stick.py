@@ -185,6 +185,25 @@ def test_learning_rate_and_loss_weight_schedules():
     assert training.loss_weight_fraction(40, 10) == 1.0
 
 
+def test_per_step_warmup_schedule():
+    from keras import ops
+
+    from neuron_as_deep_net.ball_and_stick import training
+
+    # 1000 steps (20 epochs of 50), per-step warm-up over 100 steps from 0.001 x 1e-3, cool-down over the last 4 epochs
+    schedule = training.EpochLearningRate(1e-3, 50, 20, 0, 4, warmup_steps=100, warmup_start_factor=0.001)
+    rate = {step: float(ops.convert_to_numpy(schedule(step))) for step in (0, 1, 50, 99, 100, 500, 799, 800, 999)}
+    assert rate[0] == pytest.approx(1e-6) and rate[1] == pytest.approx(1e-3 * (0.001 + 0.999 / 100))
+    assert rate[50] == pytest.approx(1e-3 * (0.001 + 0.999 * 0.5)) and rate[99] < rate[100] == pytest.approx(1e-3)
+    assert rate[500] == rate[799] == pytest.approx(1e-3)
+    assert rate[800] == pytest.approx(5e-4) and rate[999] == pytest.approx(5e-7)
+    # the per-step warm-up replaces the per-epoch one (warm-up epochs then only place the loss-weight ramp)
+    with_epochs = training.EpochLearningRate(1e-3, 50, 20, 5, 4, warmup_steps=100)
+    assert float(ops.convert_to_numpy(with_epochs(150))) == pytest.approx(1e-3)
+    # default: unchanged per-epoch schedule
+    assert float(ops.convert_to_numpy(training.EpochLearningRate(1e-3, 50, 20, 5, 4)(0))) == pytest.approx(1e-6)
+
+
 def test_target_scaling_round_trip():
     from neuron_as_deep_net.ball_and_stick import training
 

@@ -18,14 +18,14 @@ import json
 import os
 import re
 import time
+
 import numpy as np
 
-from ..core import parallel
+from ..core import coreneuron_engine, parallel
 from ..core.errors import DataFileError, UserError
 from ..core.files import atomic_write, save_npy, save_pickle
 from . import cell
 from . import inputs as input_generation
-
 
 SPLITS = ("train", "valid", "test")
 #: subfolder -> (shape given T ms and S segments, dtype); the spec's names, including 'intermidiate' (sic)
@@ -203,8 +203,8 @@ def prune_split(folder, split, ranges=PRUNING_RANGES):
 class DatasetWorker:
     """What a worker process runs: the cell, built once, simulating one dataset simulation per call."""
 
-    def __init__(self, **cell_parameters):
-        self.cell = cell.BallAndStickCell(**cell_parameters)
+    def __init__(self, engine="neuron", **cell_parameters):
+        self.cell = cell.BallAndStickCell(**cell_parameters, engine=engine)
 
     def simulate(self, seed, repeat, position, sim_duration_ms):
         """Inputs of simulation ``position`` of ``repeat`` (drawn here from (seed, repeat, position)), then the
@@ -233,8 +233,10 @@ def repeat_plan(first_repeat, num_repeats, train_per_repeat=TRAIN_PER_REPEAT):
 
 def create_dataset(root, cell_parameters, num_repeats, seed=0, first_repeat=0, train_per_repeat=TRAIN_PER_REPEAT,
                    sim_duration_ms=SIM_DURATION_MS, workers=None, chunk_size=7, dask_scheduler=None, prune=True,
-                   verbose=True):
+                   verbose=True, engine="neuron"):
     """Simulate repeats [first_repeat, first_repeat + num_repeats) of a cell into <root>/<short_name>.
+
+    ``engine="coreneuron"`` runs the same fixed step under CoreNEURON (see ``ball_and_stick.ENGINES``).
 
     Resumable: simulations are checkpointed in chunks; a finished run (same arguments) is detected from its
     record in dataset_info.json and skipped. Returns the dataset folder and that record.
@@ -246,6 +248,8 @@ def create_dataset(root, cell_parameters, num_repeats, seed=0, first_repeat=0, t
     identity = {"cell": dict(cell_parameters), "seed": int(seed), "first_repeat": int(first_repeat),
                 "num_repeats": int(num_repeats), "train_per_repeat": int(train_per_repeat),
                 "sim_duration_ms": int(sim_duration_ms), "prune": bool(prune), "chunk_size": int(chunk_size)}
+    if engine != "neuron":  # (default runs keep the identity they always had)
+        identity["engine"] = engine
     info_path = os.path.join(folder, INFO_FILE)
     info = {"runs": []}
     if os.path.exists(info_path):
@@ -263,13 +267,15 @@ def create_dataset(root, cell_parameters, num_repeats, seed=0, first_repeat=0, t
                 print(f"dataset already created: {folder} ({run['counts_after_pruning']})")
             return folder, run
 
+    if engine == "coreneuron":  # compile the CoreNEURON library once, here, rather than in a worker
+        coreneuron_engine.prepare()
     started = time.time()
     plan = repeat_plan(first_repeat, num_repeats, train_per_repeat)
     checkpoints = parallel.ChunkCheckpoints(
         os.path.join(folder, f".partial__seed_{seed}__repeats_{first_repeat}_{first_repeat + num_repeats}"), identity)
     num_chunks = parallel.run_simulations(
         [(int(seed), repeat, position, int(sim_duration_ms)) for repeat, position, _, _ in plan],
-        DatasetWorker, dict(cell_parameters), {}, checkpoints, chunk_size=chunk_size, workers=workers,
+        DatasetWorker, dict(cell_parameters, engine=engine), {}, checkpoints, chunk_size=chunk_size, workers=workers,
         dask_scheduler=dask_scheduler, sim_seconds_each=sim_duration_ms / 1000.0,
         description=f"simulating {cell.cell_short_name(cell_parameters['dendrite_length_um'], cell_parameters['dendrite_diameter_um'])}",
         collect=False)

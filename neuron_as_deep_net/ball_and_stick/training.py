@@ -115,6 +115,13 @@ def learning_rate_factor(epoch, num_epochs, warmup_epochs, cooldown_epochs):
     return 1.0
 
 
+def step_warmup_factor(step, warmup_steps, start_factor=0.001):
+    """Per-step linear warm-up factor: start_factor at step 0, 1.0 from step warmup_steps on (opt-in fix of the
+    plateau entry, issue 22); works on ints and on tensors inside the compiled train step."""
+    fraction = ops.minimum(ops.cast(step, "float32") / float(max(warmup_steps, 1)), 1.0)
+    return start_factor + (1.0 - start_factor) * fraction
+
+
 def epoch_table(values):
     """A float32 tensor of per-epoch values, looked up inside the compiled train step."""
     return ops.convert_to_tensor(np.asarray(values, dtype=np.float32))
@@ -128,21 +135,29 @@ def epoch_of_step(step, steps_per_epoch, num_epochs):
 @keras.saving.register_keras_serializable(package="neuron_as_deep_net")
 class EpochLearningRate(keras.optimizers.schedules.LearningRateSchedule):
     """base_learning_rate x the per-epoch factor of :func:`learning_rate_factor` (computed from the step, so
-    it lives inside the compiled train step)."""
+    it lives inside the compiled train step). warmup_steps > 0: a per-step linear warm-up from
+    warmup_start_factor x the rate (:func:`step_warmup_factor`) replaces the per-epoch warm-up of the rate."""
 
-    def __init__(self, base_learning_rate, steps_per_epoch, num_epochs, warmup_epochs, cooldown_epochs):
+    def __init__(self, base_learning_rate, steps_per_epoch, num_epochs, warmup_epochs, cooldown_epochs,
+                 warmup_steps=0, warmup_start_factor=0.001):
         self.base_learning_rate, self.steps_per_epoch, self.num_epochs = base_learning_rate, steps_per_epoch, num_epochs
         self.warmup_epochs, self.cooldown_epochs = warmup_epochs, cooldown_epochs
-        self.factors = [learning_rate_factor(e, num_epochs, warmup_epochs, cooldown_epochs) for e in range(num_epochs)]
+        self.warmup_steps, self.warmup_start_factor = int(warmup_steps), float(warmup_start_factor)
+        self.factors = [learning_rate_factor(e, num_epochs, 0 if warmup_steps else warmup_epochs, cooldown_epochs)
+                        for e in range(num_epochs)]
 
     def __call__(self, step):
         epoch = epoch_of_step(step, self.steps_per_epoch, self.num_epochs)
-        return self.base_learning_rate * ops.take(epoch_table(self.factors), epoch)
+        rate = self.base_learning_rate * ops.take(epoch_table(self.factors), epoch)
+        if self.warmup_steps:
+            rate = rate * step_warmup_factor(step, self.warmup_steps, self.warmup_start_factor)
+        return rate
 
     def get_config(self):
         return {"base_learning_rate": self.base_learning_rate, "steps_per_epoch": self.steps_per_epoch,
                 "num_epochs": self.num_epochs, "warmup_epochs": self.warmup_epochs,
-                "cooldown_epochs": self.cooldown_epochs}
+                "cooldown_epochs": self.cooldown_epochs, "warmup_steps": self.warmup_steps,
+                "warmup_start_factor": self.warmup_start_factor}
 
 
 class ScheduledLoss(keras.losses.Loss):
@@ -171,12 +186,15 @@ class ScheduledLoss(keras.losses.Loss):
 
 
 def compile_ball_and_stick_model(model, learning_rate=3e-4, weight_decay=1e-3, clip_norm=25.0, steps_per_epoch=1,
-                                 num_epochs=1, warmup_epochs=0, cooldown_epochs=0):
+                                 num_epochs=1, warmup_epochs=0, cooldown_epochs=0, warmup_steps=0,
+                                 warmup_start_factor=0.001):
     """AdamW (decoupled decay, global-norm clipping) with the warm-up/cool-down schedule, and the five losses
     with their ramped weights; returns the losses dict. warmup_epochs=0: no warm-up and the initial loss weights
-    throughout (cooldown_epochs=0 too: a constant rate)."""
-    if warmup_epochs or cooldown_epochs:
-        schedule = EpochLearningRate(learning_rate, steps_per_epoch, num_epochs, warmup_epochs, cooldown_epochs)
+    throughout (cooldown_epochs=0 and warmup_steps=0 too: a constant rate). warmup_steps > 0: per-step rate
+    warm-up instead of the per-epoch one (warmup_epochs then only places the loss-weight ramp)."""
+    if warmup_epochs or cooldown_epochs or warmup_steps:
+        schedule = EpochLearningRate(learning_rate, steps_per_epoch, num_epochs, warmup_epochs, cooldown_epochs,
+                                     warmup_steps, warmup_start_factor)
     else:
         schedule = learning_rate
     optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay, global_clipnorm=clip_norm)
@@ -264,19 +282,20 @@ def check_twin_parameters(configs, num_epochs, warmup_epochs, cooldown_epochs, w
 def train_ball_and_stick_twin(model, train_arrays, valid_arrays, num_epochs, steps_per_epoch, batch_size=16,
                               train_window_ms=2048, valid_window_ms=4096, learning_rate=3e-4, weight_decay=1e-3,
                               clip_norm=25.0, warmup_epochs=10, cooldown_epochs=25, seed=0, checkpoint_path=None,
-                              verbose=True):
+                              verbose=True, warmup_steps=0, warmup_start_factor=0.001):
     """Train a twin (spec §4): AdamW with warm-up/cool-down, ramped loss weights, best checkpoint by validation
     spike BCE (restored at the end). warmup_epochs=0: no warm-up and the initial loss weights throughout (the
     quick presets: every TCN first sits ~400-600 steps on a constant-output plateau, about the same number of
     steps at learning rates 1e-3 to 3e-3, so a warm-up from 0.001x and a ramp to spike weight 24 do not fit in a
-    quick budget). Returns (schedule history list, best {'epoch', 'valid_losses'})."""
+    quick budget). warmup_steps > 0: a per-step linear rate warm-up from warmup_start_factor x learning_rate
+    (issue 22). Returns (schedule history list, best {'epoch', 'valid_losses'})."""
     if warmup_epochs < 0 or cooldown_epochs < 0 or warmup_epochs + cooldown_epochs > num_epochs:
         raise ValueError(f"need warm-up ({warmup_epochs}) and cool-down ({cooldown_epochs}) epochs >= 0 with their sum "
                          f"at most num_epochs ({num_epochs}); warm-up 0 = no warm-up and the initial loss weights")
     num_segments = train_arrays["branch_v"].shape[-1]
     train_window_ms = fitting_window_ms(train_arrays, train_window_ms)
     losses = compile_ball_and_stick_model(model, learning_rate, weight_decay, clip_norm, steps_per_epoch, num_epochs,
-                                          warmup_epochs, cooldown_epochs)
+                                          warmup_epochs, cooldown_epochs, warmup_steps, warmup_start_factor)
     valid_x, valid_targets = fixed_validation_windows(valid_arrays, valid_window_ms)
     schedule = BallAndStickSchedule(losses, valid_x, valid_targets, checkpoint_path, num_epochs=num_epochs,
                                     verbose=verbose)

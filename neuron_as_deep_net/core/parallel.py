@@ -42,6 +42,14 @@ def register_simulator(factory, config, simulator):
     _WORKER_SIMULATORS[factory_key(factory, config)] = simulator
 
 
+def release_simulators():
+    """Close (if they can) and forget this process's simulators, e.g. before building a different cell here."""
+    for simulator in _WORKER_SIMULATORS.values():
+        if hasattr(simulator, "close"):
+            simulator.close()
+    _WORKER_SIMULATORS.clear()
+
+
 def run_chunk(factory, config, chunk_inputs, run_kwargs):
     """Simulate a list of per-simulation input tuples with this process's simulator; list of results."""
     simulator = worker_simulator(factory, config)

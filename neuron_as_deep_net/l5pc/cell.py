@@ -19,7 +19,10 @@ from ..core.mechanisms import load_mechanisms
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_MORPHOLOGY = os.path.join(PROJECT_ROOT, "L5PC_NEURON_simulation", "morphologies", "cell1.asc")
 MORPHOLOGY_ENV_VAR = "L5PC_MORPHOLOGY"
-MORPHOLOGY_SHA256 = "a8afc0925afec1dd9241528ee6ccfdcb1c321904d876835990592c2573567383"
+# SHA-256 of cell1.asc with line endings normalised to LF: ModelDB's archive has CRLF (396,544 bytes), the
+# GitHub mirror and many git checkouts LF (389,908 bytes); with carriage returns stripped they are identical
+# (the raw CRLF file hashes to a8afc092...7383).
+MORPHOLOGY_SHA256 = "293d0aa92af8d03dbdcc40a711ba3923522615c3a65df485906538a1de986e23"
 DOWNLOAD_COMMAND = "python tools/download_morphology.py"
 
 NUM_BASAL_SEGMENTS = 262
@@ -118,13 +121,15 @@ class MorphologyMismatchError(UserError, ValueError):
     """The morphology file is not the Hay et al. cell1.asc, or NEURON cannot read it as a morphology."""
 
 
+def text_sha256(data):
+    """SHA-256 hex digest of text bytes with CRLF line endings normalised to LF (the morphology's checksum)."""
+    return hashlib.sha256(data.replace(b"\r\n", b"\n")).hexdigest()
+
+
 def file_sha256(path):
-    """SHA-256 hex digest of a file."""
-    digest = hashlib.sha256()
+    """:func:`text_sha256` of a file: the same for its LF and CRLF copies."""
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return text_sha256(handle.read())
 
 
 def resolve_morphology(path=None, check_checksum=True):
@@ -146,8 +151,8 @@ def resolve_morphology(path=None, check_checksum=True):
         digest = file_sha256(path)
         if digest != MORPHOLOGY_SHA256:
             raise MorphologyMismatchError(
-                f"{path} ({source}) is not the Hay et al. 2011 cell1.asc (SHA-256 {digest[:12]}..., expected "
-                f"{MORPHOLOGY_SHA256[:12]}...): run `{DOWNLOAD_COMMAND}` to fetch the right file, or pass "
+                f"{path} ({source}) is not the Hay et al. 2011 cell1.asc (SHA-256 of its LF-normalised text "
+                f"{digest[:12]}..., expected {MORPHOLOGY_SHA256[:12]}...; LF and CRLF copies are both accepted): run `{DOWNLOAD_COMMAND}` to fetch the right file, or pass "
                 f"--check-morphology-checksum false to use another morphology on purpose.")
     return path
 

@@ -263,3 +263,37 @@ def scatter_figures(table, noise_level=1.0, rng=None, title=""):
         figure_title = f"{title}: metrics vs {x_label}" if title else f"metrics vs {x_label}"
         figures.append((name, figures_selection.plot_results_scatters(panels, colors, title=figure_title)))
     return figures
+
+
+VALID_RESULTS_PATTERN = "best_results_valid_*_models.csv"
+
+
+def newest_valid_results_csv(folder) -> str:
+    """The newest best_results_valid_<N>_models.csv of valid_fitting_results_exploration.py in ``folder`` ('')."""
+    import glob
+
+    paths = glob.glob(os.path.join(glob.escape(folder), VALID_RESULTS_PATTERN))
+    return max(paths, key=os.path.getmtime) if paths else ""
+
+
+def best_valid_model(best_models_dir, synapse_type) -> tuple[str, str]:
+    """(name, model file) of the network with the highest validation AUC among the copies in ``best_models_dir``.
+
+    Reads the selection's own table (the newest best_results_valid CSV there), so the choice is made on the
+    validation files, never on the test files; the file is the saving_best_valid_CNN_models.py copy.
+    """
+    from .model_files import find_best_models, matches_synapse_type
+
+    path = newest_valid_results_csv(best_models_dir)
+    if not path:
+        raise FileNotFoundError(f"no {VALID_RESULTS_PATTERN} in {best_models_dir} "
+                                "(run valid_fitting_results_exploration.py first)")
+    table = pd.read_csv(path)
+    table = table[[matches_synapse_type(str(name), synapse_type) for name in table[FILENAME_COLUMN]]]
+    copies = find_best_models(best_models_dir, synapse_type)
+    table = table[[str(name) in copies for name in table[FILENAME_COLUMN]]]
+    if table.empty:
+        raise FileNotFoundError(f"no {synapse_type} network of {path} has a copy in {best_models_dir} "
+                                "(run saving_best_valid_CNN_models.py first)")
+    name = str(table.sort_values("spikes AUC", ascending=False, kind="stable")[FILENAME_COLUMN].iloc[0])
+    return name, copies[name]

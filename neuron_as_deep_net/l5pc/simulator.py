@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from ..core import coreneuron_engine
 from .cell import NEXUS_LOCATION, NUM_SEGMENTS, SYNAPSE_PARAMETERS, V_INIT_MV, L5PCCell
 from .data_format import SIMULATION_ARRAY_DTYPES, binary_to_dict
 
@@ -23,6 +24,7 @@ SOLVERS = {  # name -> description printed by the scripts
     "cvode": f"variable step, atol {CVODE_ATOL} (the original)",
     "fixed": f"fixed step dt {FIXED_DT_MS} ms, backward Euler",
     "fast": f"fixed step dt {FAST_DT_MS} ms, Crank-Nicolson (secondorder {FAST_SECONDORDER})",
+    "coreneuron": f"as fast (dt {FAST_DT_MS} ms, secondorder {FAST_SECONDORDER}), run by CoreNEURON",
 }
 CVODE_FIRST_PREVIOUS_DT_MS = 0.025  # h.dt (NEURON's default) when the original's process starts its first run
 CVODE_TAIL_MS = 5.0  # the last steps kept so that the original's stop can be applied afterwards
@@ -98,6 +100,11 @@ class L5PCSimulator:
         self.inhibitory_netcons = [self.make_netcon(synapse) for synapse in self.inhibitory_synapses]
         self.pending_events = ([], [])
         self.event_handler = h.FInitializeHandler(self.queue_events)
+        self.dvt_sampler = None
+        if solver == "coreneuron":
+            coreneuron_engine.prepare()  # compile on first use, before any trial is timed
+            for netcon in self.excitatory_netcons + self.inhibitory_netcons:
+                netcon.delay = coreneuron_engine.input_netcon_delay(FAST_DT_MS)
 
         self.step_vector = None
         soma_segment = self.cell.soma[0](0.5)
@@ -119,6 +126,9 @@ class L5PCSimulator:
             self.step_vector = h.Vector().record(h._ref_dt)  # each recorded step's size (apply_original_stop)
             self.dvt_time_vector = self.time_vector
             self.dendrite_vectors = [h.Vector().record(segment._ref_v) for segment in self.segments]
+        elif solver == "coreneuron":  # CoreNEURON fills only per-step recordings: keep the steps on the 1-ms grid
+            self.dvt_sampler = coreneuron_engine.GridSampler(h, [segment._ref_v for segment in self.segments], 1.0)
+            self.dvt_time_vector = self.dendrite_vectors = None
         else:  # the 1-ms grid falls on fixed steps
             self.dvt_time_vector = h.Vector().record(h._ref_t, 1.0)
             self.dendrite_vectors = [h.Vector().record(segment._ref_v, 1.0) for segment in self.segments]
@@ -128,7 +138,7 @@ class L5PCSimulator:
         """Free the cell, synapses, events and recordings (so another cell can be built in this process)."""
         import gc
 
-        self.event_handler = None
+        self.event_handler = self.dvt_sampler = None
         self.excitatory_netcons = self.inhibitory_netcons = None
         self.excitatory_synapses = self.inhibitory_synapses = None
         self.time_vector = self.dvt_time_vector = self.soma_vector = self.nexus_vector = self.step_vector = None
@@ -195,8 +205,12 @@ class L5PCSimulator:
                                     for d in (ex_spike_times, inh_spike_times))
         timings = {}
         t0 = time.time()
-        h.finitialize(V_INIT_MV)
-        h.continuerun(sim_duration_ms)
+        if self.solver == "coreneuron":
+            self.dvt_sampler.reset()
+            coreneuron_engine.run(h, V_INIT_MV, sim_duration_ms, coreneuron_engine.CHUNK_MS, self.dvt_sampler.harvest)
+        else:
+            h.finitialize(V_INIT_MV)
+            h.continuerun(sim_duration_ms)
         deferred_stop = self.solver == "cvode" and not self.stop_like_this_process
         if deferred_stop:
             while h.t < sim_duration_ms:  # on to T (a step or two); apply_original_stop cuts where the original did
@@ -246,13 +260,19 @@ class L5PCSimulator:
             result[key] = np.asarray(result[key]).astype(dtype)
         result["unroundedOutputSpikeTimes"] = output_spike_times  # used for the run statistics, then dropped
         if collect_dvts:
-            interpolate = LinearInterpolator(self.dvt_time_vector.as_numpy().copy(), low_res_grid)
-            dvts = np.empty((len(self.dendrite_vectors), low_res_grid.size), dtype=np.float16)
-            for k, vector in enumerate(self.dendrite_vectors):  # rows one by one: no (639 x steps) copy
-                samples = vector.as_numpy()
+            dvt_times, dvt_rows = self.dvt_samples()
+            interpolate = LinearInterpolator(dvt_times, low_res_grid)
+            dvts = np.empty((len(self.segments), low_res_grid.size), dtype=np.float16)
+            for k, samples in enumerate(dvt_rows):  # rows one by one: no (639 x steps) copy
                 dvts[k] = interpolate(samples)
             result["dendriticVoltagesLowRes"] = dvts
         return result
+
+    def dvt_samples(self):
+        """(sample times, the 639 rows of samples) of the dendritic voltages recorded in the last run."""
+        if self.dvt_sampler is not None:
+            return self.dvt_sampler.samples()
+        return self.dvt_time_vector.as_numpy().copy(), (vector.as_numpy() for vector in self.dendrite_vectors)
 
     def simulate_from_binary(self, ex_spikes, inh_spikes, collect_dvts=True):
         """Run one trial from bool (639, T) input matrices (see :meth:`simulate`)."""
