@@ -37,7 +37,6 @@ import subprocess
 import sys
 import time
 
-from neuron_as_deep_net.core.config import run
 from neuron_as_deep_net.core.errors import UserError
 
 # -----------------------------------------------------------------------------
@@ -474,4 +473,6 @@ def print_table(rows):
 
 
 if __name__ == "__main__":
-    run(main)
+    from neuron_as_deep_net.core import config  # (this script's own run() runs one of the other scripts)
+
+    config.run(main)

@@ -441,7 +441,8 @@ def test_every_count_duration_and_rate_declares_a_constraint(name):
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_every_script_ends_with_run_main(name):
     source = open(os.path.join(ROOT, name)).read()
-    assert source.rstrip().endswith('if __name__ == "__main__":\n    run(main)'), name
+    guard = source[source.rindex('if __name__ == "__main__":'):]
+    assert re.search(r"\n    (config\.)?run\(main\)$", guard.rstrip()), name
     assert "raise SystemExit(" not in source, name  # user errors go through run(), as one line with status 2
 
 
