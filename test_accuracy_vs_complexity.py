@@ -28,7 +28,7 @@ from neuron_as_deep_net.core.errors import UserError
 
 # -----------------------------------------------------------------------------
 # data
-models_dir = "models/best_models"  # [folder] the best-models folder: <arch>/<name>_evaluation_test.pickle
+models_dir = "models/best_models"  # the best-models folder: <arch>/<name>_evaluation_test.pickle
 data_dir = ""  # [folder] folder of the *_evaluation_test.pickle files instead ('' = models_dir and its sub-folders)
 # selection
 min_time_window = 10  # [>= 0] networks with T in [min, max] ms are drawn

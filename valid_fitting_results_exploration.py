@@ -31,7 +31,7 @@ from neuron_as_deep_net.core.errors import UserError
 
 # -----------------------------------------------------------------------------
 # data
-models_dir = "models"  # [folder] the models root: <TYPE>/eval_results/<name>.pickle (or eval_results/ directly in it)
+models_dir = "models"  # the models root: <TYPE>/eval_results/<name>.pickle (or eval_results/ directly in it)
 data_dir = ""  # [folder] folder of the evaluation pickles instead; '' = <models_dir>/eval_results, <models_dir>/*/eval_results
 # selection
 select_best_auc = True  # best network per architecture by AUC (false: by lowest soma RMSE)

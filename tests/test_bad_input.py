@@ -311,6 +311,8 @@ ROWS = [
     ("test_accuracy_vs_complexity.py", ["--models-dir", "{in}/tests_empty"], "the evaluation pickle is empty"),
     ("test_accuracy_vs_complexity.py", ["--models-dir", "{in}/tests_truncated"], "_evaluation_test.pickle: truncated"),
     ("test_accuracy_vs_complexity.py", ["--models-dir", "{in}/tests_list"], "no test evaluation pickles"),
+    ("test_accuracy_vs_complexity.py", ["--models-dir", "{out}/missing"], "out/missing: folder not found"),
+    ("valid_fitting_results_exploration.py", ["--models-dir", "{out}/missing"], "out/missing: folder not found"),
     # ---- results CSVs
     ("saving_best_valid_CNN_models.py", ["--models-dir", "{in}/models_ok", "--data-dir", "{in}/csv",
                                          "--results-csv", "none.csv"], "none.csv: results CSV not found"),
