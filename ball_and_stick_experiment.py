@@ -20,38 +20,40 @@ import csv
 import io
 import json
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from neuron_as_deep_net.core.config import run  # noqa: E402
+from neuron_as_deep_net.core.errors import UserError  # noqa: E402
+
 # -----------------------------------------------------------------------------
 # cells and data
-cells = ["AMPA_point", "NMDA_cable"]  # which cells
-excitatory_preset = ""  # empty: each cell's own; else AMPA | NMDA_rodent | NMDA_human for every cell
-ske2_factor = 0.0  # somatic SK_E2 factor (0 in the tutorial: "regular spiking")
-num_repeats_per_cell = [110, 185]  # dataset repeats (24 train + 2 valid + 2 test each), one per cell
-sim_duration_ms = 8192  # per simulation
-random_seed = 0  # datasets and training
+cells = ["AMPA_point", "NMDA_cable"]  # [each AMPA_point | NMDA_cable] which cells
+excitatory_preset = ""  # ["" | AMPA | NMDA_rodent | NMDA_human] empty: each cell's own; else this one for every cell
+ske2_factor = 0.0  # [>= 0] somatic SK_E2 factor (0 in the tutorial: "regular spiking")
+num_repeats_per_cell = [110, 185]  # [each >= 1] dataset repeats (24 train + 2 valid + 2 test each), one per cell
+sim_duration_ms = 8192  # [>= 1] per simulation
+random_seed = 0  # [>= 0, < 4294967296] datasets and training
 prune = True  # prune simulations by the spec's statistics
-workers = 0  # simulation worker processes; 0 = all cores
+workers = 0  # [>= 0] simulation worker processes; 0 = all cores
 # models
-configs = ["A", "B", "C", "D", "E"]  # TCN configs to train
+configs = ["A", "B", "C", "D", "E"]  # [each A | B | C | D | E] TCN configs to train
 # training (passed to train_DNN_twin_of_BS_neuron.py)
-num_epochs = 100  # epochs
-steps_per_epoch = 0  # 0 = ceil(train files / batch size)
-batch_size = 16  # windows per step
-train_window_ms = 2048  # training window
-valid_window_ms = 4096  # validation window
-learning_rate = 3e-4  # AdamW peak learning rate
-warmup_epochs = 10  # warm-up epochs (loss-weight ramp from 2.5x to 4x this); 0 = constant rate, initial weights
-cooldown_epochs = 25  # final decay epochs
-warmup_steps = 0  # > 0: per-step linear rate warm-up over these steps instead of the per-epoch one
-warmup_start_factor = 0.001  # its first rate, as a fraction of learning_rate
+num_epochs = 100  # [>= 1] epochs
+steps_per_epoch = 0  # [>= 0] 0 = ceil(train files / batch size)
+batch_size = 16  # [>= 1] windows per step
+train_window_ms = 2048  # [>= 1] training window
+valid_window_ms = 4096  # [>= 1] validation window
+learning_rate = 3e-4  # [> 0] AdamW peak learning rate
+warmup_epochs = 10  # [>= 0] warm-up epochs (loss-weight ramp from 2.5x to 4x this); 0 = constant rate, initial weights
+cooldown_epochs = 25  # [>= 0] final decay epochs
+warmup_steps = 0  # [>= 0] > 0: per-step linear rate warm-up over these steps instead of the per-epoch one
+warmup_start_factor = 0.001  # [> 0, <= 1] its first rate, as a fraction of learning_rate
 long_run = ""  # "cell:config" trained for long_run_epochs (cool-down long_run_cooldown_epochs) instead; "" = none
-long_run_epochs = 0  # epochs of the long run
-long_run_cooldown_epochs = 0  # its final decay epochs
-test_window_ms = 8128  # evaluation window per test file
+long_run_epochs = 0  # [>= 0] epochs of the long run
+long_run_cooldown_epochs = 0  # [>= 0] its final decay epochs
+test_window_ms = 8128  # [>= 1] evaluation window per test file
 # output
 output_dir = "output/ball_and_stick"  # everything is written here
 # -----------------------------------------------------------------------------
@@ -101,6 +103,23 @@ def auc_plot_title(rows):
     return title + (f"\n({', '.join(others)}; the others {common})" if others else "")
 
 
+def check_parameters(p, training):
+    """The checks across parameters (UserError): one repeat count per cell, the long run, epochs and windows."""
+    if len(p.num_repeats_per_cell) != len(p.cells):
+        raise UserError(f"--num-repeats-per-cell needs one value per cell ({', '.join(p.cells)}), got "
+                        f"{p.num_repeats_per_cell}")
+    windows = {"--train-window-ms": p.train_window_ms, "--valid-window-ms": p.valid_window_ms,
+               "--test-window-ms": p.test_window_ms}
+    training.check_twin_parameters(p.configs, p.num_epochs, p.warmup_epochs, p.cooldown_epochs, windows)
+    if p.long_run:
+        cell, _, config = p.long_run.partition(":")
+        if p.long_run.count(":") != 1 or cell not in p.cells or config not in p.configs or p.long_run_epochs < 1:
+            raise UserError(f"--long-run is 'cell:config' with a cell of --cells and a config of --configs (e.g. "
+                            f"AMPA_point:C), with --long-run-epochs >= 1; got {p.long_run!r} and {p.long_run_epochs}")
+        training.check_twin_parameters([], p.long_run_epochs, p.warmup_epochs, p.long_run_cooldown_epochs, {},
+                                       epochs_option="--long-run-epochs")
+
+
 def main(argv=None, devices=None):
     """Run the script with ``argv`` (default: the command line); ``devices`` injects the device list (tests)."""
     from neuron_as_deep_net.core import devices as core_devices
@@ -116,12 +135,7 @@ def main(argv=None, devices=None):
 
     import train_DNN_twin_of_BS_neuron as train_script
 
-    if len(p.num_repeats_per_cell) != len(p.cells):
-        raise ValueError(f"--num-repeats-per-cell needs one value per cell ({p.cells}), got {p.num_repeats_per_cell}")
-    if p.long_run and (p.long_run.count(":") != 1 or p.long_run_epochs < 1):
-        raise ValueError(f"--long-run is 'cell:config' (e.g. AMPA_point:C) with --long-run-epochs >= 1, got "
-                         f"{p.long_run!r} and {p.long_run_epochs}")
-    os.makedirs(p.output_dir, exist_ok=True)
+    check_parameters(p, training)
     data_dir = os.path.join(p.output_dir, "data")
     models_dir = os.path.join(p.output_dir, "models")
     timings = {}
@@ -193,4 +207,4 @@ def main(argv=None, devices=None):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    run(main)

@@ -26,19 +26,22 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from neuron_as_deep_net.core.config import run  # noqa: E402
+from neuron_as_deep_net.core.errors import UserError  # noqa: E402
+
 # -----------------------------------------------------------------------------
 # data and twins
-data_dir = "output/ball_and_stick/data"  # root holding the datasets (create_dataset_BS_neuron.py's output dir)
-cells = ["NMDA_cable"]  # the "complex" cell of the assignment; add AMPA_point for both
+data_dir = "output/ball_and_stick/data"  # [folder] root holding the datasets (create_dataset_BS_neuron.py's output dir)
+cells = ["NMDA_cable"]  # [each AMPA_point | NMDA_cable] the "complex" cell of the assignment; add AMPA_point for both
 models = ["TCN:A", "TCN:B", "TCN:C", "TCN:D", "TCN:E", "ResNetTCN", "ELM", "Transformer"]  # TCN:<config> | type
-reference_model = "TCN:D"  # the largest TCN, the one to beat
+reference_model = "TCN:D"  # the largest TCN, the one to beat (one of models)
 models_dir = "output/ball_and_stick/models"  # trained twins (<cell>/<run name>/), shared with the experiment
 # training (passed to train_DNN_twin_of_BS_neuron.py; its own presets apply through script_preset)
-script_preset = ""  # '' = the train script's defaults (tutorial scale) | quick | smoke
-random_seed = 0  # weights and windows
+script_preset = ""  # ["" | quick | smoke | full] '' = the train script's defaults (tutorial scale)
+random_seed = 0  # [>= 0, < 4294967296] weights and windows
 # inference timing
-timing_window_ms = 8128  # one test simulation, as evaluated
-timing_repeats = 5  # median of this many calls after one warm-up call
+timing_window_ms = 8128  # [>= 1] one test simulation, as evaluated
+timing_repeats = 5  # [>= 1] median of this many calls after one warm-up call
 # output
 output_dir = "output/ball_and_stick/compare"  # comparison.csv / .json / .md
 # -----------------------------------------------------------------------------
@@ -63,6 +66,19 @@ def split_model(spec):
     return model_type, config or None
 
 
+def check_models(specs, reference):
+    """UserError for a --models entry that is neither TCN:<config> nor a twin type, or a reference not among them."""
+    from neuron_as_deep_net.ball_and_stick.networks import BALL_AND_STICK_TCN_CONFIGS
+    from neuron_as_deep_net.ball_and_stick.twins import ALTERNATIVE_TWIN_BUILDERS
+
+    allowed = [f"TCN:{config}" for config in BALL_AND_STICK_TCN_CONFIGS] + sorted(ALTERNATIVE_TWIN_BUILDERS)
+    for spec in specs:
+        if spec not in allowed:
+            raise UserError(f"each value of --models must be one of {', '.join(allowed)} (got {spec!r})")
+    if reference not in specs:
+        raise UserError(f"--reference-model {reference} must be one of --models ({', '.join(specs)})")
+
+
 def run_folder(models_dir, cell, spec):
     """The train script's run folder of a twin (its default run name, twins.twin_run_name)."""
     from neuron_as_deep_net.ball_and_stick import twins
@@ -84,7 +100,7 @@ def train_twin(p, cell, spec):
     print(f"\n==== {cell}: training {spec} ====\n$ {' '.join(command)}", flush=True)
     completed = subprocess.run(command)
     if completed.returncode != 0:
-        raise RuntimeError(f"training {spec} for {cell} failed (exit code {completed.returncode}); see the output "
+        raise UserError(f"training {spec} for {cell} failed (exit code {completed.returncode}); see the output "
                            f"above, fix it and re-run the same command (finished twins are reused)")
 
 
@@ -146,12 +162,12 @@ def main(argv=None, devices=None):
     from neuron_as_deep_net.core import files
     from neuron_as_deep_net.core.files import atomic_write
 
-    if p.reference_model not in p.models:
-        raise ValueError(f"--reference-model {p.reference_model} must be one of --models {p.models}")
-    os.makedirs(p.output_dir, exist_ok=True)
+    check_models(p.models, p.reference_model)
+    # every test split is read (and checked) before any twin is trained or anything written
+    tests = {cell: dataset.load_split(dataset.find_dataset_folder(p.data_dir, cell), "test") for cell in p.cells}
     all_rows, sections = [], []
     for cell in p.cells:
-        test = dataset.load_split(dataset.find_dataset_folder(p.data_dir, cell), "test")
+        test = tests[cell]
         rows = []
         for spec in p.models:
             folder = run_folder(p.models_dir, cell, spec)
@@ -198,4 +214,4 @@ def main(argv=None, devices=None):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    run(main)

@@ -13,25 +13,25 @@ interruption (re-run the same command); ``--first-repeat`` appends more repeats 
     python create_dataset_BS_neuron.py --help
 """
 
-import sys
+from neuron_as_deep_net.core.config import run
 
 # -----------------------------------------------------------------------------
 # cell
-cell = "AMPA_point"  # AMPA_point (128x4 um, AMPA) | NMDA_cable (2048x1 um, human NMDA)
-excitatory_preset = ""  # empty: the cell's own; else AMPA | NMDA_rodent | NMDA_human
-ske2_factor = 0.0  # multiplies the somatic SK_E2 conductance 0.09965 S/cm2 (0 in every tutorial dataset)
-num_segments = 8  # dendritic compartments = input locations
+cell = "AMPA_point"  # [AMPA_point | NMDA_cable] AMPA_point (128x4 um, AMPA) | NMDA_cable (2048x1 um, human NMDA)
+excitatory_preset = ""  # ["" | AMPA | NMDA_rodent | NMDA_human] empty: the cell's own
+ske2_factor = 0.0  # [>= 0] multiplies the somatic SK_E2 conductance 0.09965 S/cm2 (0 in every tutorial dataset)
+num_segments = 8  # [>= 1] dendritic compartments = input locations
 # data
-num_repeats = 110  # chunks of 24 train + 2 valid + 2 test simulations, each with new input ranges
-first_repeat = 0  # index of the first repeat (> 0 appends to an existing dataset without name clashes)
-train_per_repeat = 24  # training simulations per repeat (valid = test = this // 12)
-sim_duration_ms = 8192  # per simulation
-random_seed = 0  # simulation k of repeat r draws from (seed, r, k)
+num_repeats = 110  # [>= 1] chunks of 24 train + 2 valid + 2 test simulations, each with new input ranges
+first_repeat = 0  # [>= 0] index of the first repeat (> 0 appends to an existing dataset without name clashes)
+train_per_repeat = 24  # [>= 12] training simulations per repeat (valid = test = this // 12)
+sim_duration_ms = 8192  # [>= 1] per simulation
+random_seed = 0  # [>= 0] simulation k of repeat r draws from (seed, r, k)
 prune = True  # delete simulations whose statistics fall outside the spec's ranges
 # execution
-engine = "neuron"  # neuron | coreneuron (the same fixed step run by CoreNEURON, ~1.7x faster; compiles on first use)
-workers = 0  # parallel worker processes; 0 = all cores
-chunk_size = 7  # simulations per checkpointed chunk
+engine = "neuron"  # [neuron | coreneuron] neuron | coreneuron (the same fixed step run by CoreNEURON, ~1.7x faster; compiles on first use)
+workers = 0  # [>= 0] parallel worker processes; 0 = all cores
+chunk_size = 7  # [>= 1] simulations per checkpointed chunk
 dask_scheduler = ""  # address of a Dask scheduler; empty = local processes
 # output
 output_dir = "output/ball_and_stick/data"  # the dataset folder <short_name> is created inside
@@ -64,4 +64,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    run(main)

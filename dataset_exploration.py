@@ -44,28 +44,30 @@ import glob
 import json
 import os
 import re
-import sys
 import time
 
 import numpy as np
 
+from neuron_as_deep_net.core.config import run
+from neuron_as_deep_net.core.errors import UserError
+
 # -----------------------------------------------------------------------------
 # data
-data_dir = "output/data"  # folder with the dataset .p files (or with dataset folders one level down)
-morphology = ""  # cell1.asc, to build the morphology dict when none is beside the data ('' = default location)
-model_string = ""  # NMDA | AMPA | AMPA_SK: the figure-name prefix; '' = from the data
-max_num_simulations = 1000  # simulations drawn for the rate statistics (the original: exactly 1000)
+data_dir = "output/data"  # [folder] folder with the dataset .p files (or with dataset folders one level down)
+morphology = ""  # [file] cell1.asc, to build the morphology dict when none is beside the data ('' = default location)
+model_string = ""  # ["" | NMDA | AMPA | AMPA_SK] the figure-name prefix; '' = from the data
+max_num_simulations = 1000  # [>= 1] simulations drawn for the rate statistics (the original: exactly 1000)
 # figures
-dvt_windows_ms = [[2900, 3100], [2800, 3200], [2700, 3300], [2600, 3400], [2400, 3600], [500, 5500]]  # 6-s sims
-dvt_spike_range = [4, 30]  # output spikes of the DVT simulation (from the first file)
-input_output_spike_range = [3, 30]  # output spikes of the input/output simulation
-num_example_sims = 5  # soma traces and instantaneous-rate panels
-smoothing_box_ms = 18  # box filter of the input spike counts
-rate_windows_ms = [100, 200, 1000]  # windows of the input/output count statistics
-random_seed = 1234  # all random choices
+dvt_windows_ms = [[2900, 3100], [2800, 3200], [2700, 3300], [2600, 3400], [2400, 3600], [500, 5500]]  # windows [start, end] for 6-s sims
+dvt_spike_range = [4, 30]  # output spikes [low, high] of the DVT simulation (from the first file)
+input_output_spike_range = [3, 30]  # output spikes [low, high] of the input/output simulation
+num_example_sims = 5  # [>= 1] soma traces and instantaneous-rate panels
+smoothing_box_ms = 18  # [>= 1] box filter of the input spike counts
+rate_windows_ms = [100, 200, 1000]  # [each >= 1] windows of the input/output count statistics
+random_seed = 1234  # [>= 0] all random choices
 # output
 output_dir = "output/figures/dataset_exploration"  # figures and the summary json
-figure_formats = ["png"]  # add pdf and/or svg (written to pdf/ and svg/ sub-folders)
+figure_formats = ["png"]  # [each png | pdf | svg] (pdf and svg are written to pdf/ and svg/ sub-folders)
 # -----------------------------------------------------------------------------
 
 PRESETS = {
@@ -84,8 +86,8 @@ def find_dataset_files(folder):
     if not files:
         files = sorted(glob.glob(os.path.join(glob.escape(folder), "*", DATASET_GLOB)))
     if not files:
-        raise FileNotFoundError(f"no dataset files ({DATASET_GLOB}) in {folder} or its sub-folders; make some with "
-                                f"simulate_L5PC_and_create_dataset.py")
+        raise UserError(f"no dataset files ({DATASET_GLOB}) in {folder} or its sub-folders; make some with "
+                        f"simulate_L5PC_and_create_dataset.py")
     return files
 
 
@@ -152,10 +154,20 @@ def main(argv=None):
     from neuron_as_deep_net.core import plotting
     from neuron_as_deep_net.l5pc import evaluation, figures_dataset
     from neuron_as_deep_net.core.files import atomic_write
-    from neuron_as_deep_net.l5pc.data_format import dict_to_binary, load_experiment, spike_times_to_labels
+    from neuron_as_deep_net.l5pc.data_format import (check_pickle_file, dict_to_binary, load_experiment,
+                                                     spike_times_to_labels)
 
+    for option, spike_range in (("--dvt-spike-range", p.dvt_spike_range),
+                                ("--input-output-spike-range", p.input_output_spike_range)):
+        evaluation.check_spike_range(spike_range, option)
+    for window in p.dvt_windows_ms:
+        if not (isinstance(window, list) and len(window) == 2 and all(isinstance(v, (int, float)) for v in window)
+                and 0 <= window[0] < window[1]):
+            raise UserError(f"--dvt-windows-ms: each window is [start, end] with 0 <= start < end (got {window!r})")
     rng = np.random.default_rng(p.random_seed)
     files = find_dataset_files(p.data_dir)
+    for path in files:
+        check_pickle_file(path)  # cheap: an empty or truncated file stops the run before anything is written
     print(f"{len(files)} dataset file(s) in {p.data_dir}")
 
     # ---- data: one file at a time; keep compact per-sim summaries and the few sims the figures need
@@ -309,4 +321,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() is not None else 1)
+    run(main)

@@ -20,31 +20,33 @@ folder). ``--synapse-type AMPA`` excludes the AMPA_SK models, as in the original
 
 import copy
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from neuron_as_deep_net.core.config import run  # noqa: E402
+from neuron_as_deep_net.core.errors import UserError  # noqa: E402
+
 # -----------------------------------------------------------------------------
 # data
-data_dir = "data/L5PC_NMDA_test"  # test dataset files
+data_dir = "data/L5PC_NMDA_test"  # [folder] test dataset files
 file_pattern = "*_secDuration_*.p"  # dataset files in data_dir
 use_parse_cache = True  # cache parsed files (.npz keyed by the file's sha256)
 parse_cache_dir = ""  # '' = <models_dir>/.parsed_cache
 # models
-models_dir = "models/best_models"  # <arch>/<name>_model.h5 + _training.pickle (saving_best_valid_CNN_models.py)
-synapse_type = "NMDA"  # NMDA | AMPA | AMPA_SK | all: which best models to evaluate
+models_dir = "models/best_models"  # [folder] <arch>/<name>_model.h5 + _training.pickle (saving_best_valid_CNN_models.py)
+synapse_type = "NMDA"  # [NMDA | AMPA | AMPA_SK | all] which best models to evaluate
 skip_evaluated = False  # skip models whose test evaluation pickle exists (the original re-evaluated all)
 # evaluation
-ignore_time_at_start_ms = 500  # burn-in excluded from the metrics
-filter_ranges = [[0, 18], [1, 24], [0, 24], [0, 30], [0, 90]]  # output-spike ranges of the simulation subsets
+ignore_time_at_start_ms = 500  # [>= 0] burn-in excluded from the metrics
+filter_ranges = [[0, 18], [1, 24], [0, 24], [0, 30], [0, 90]]  # output-spike ranges [low, high] of the simulation subsets
 soma_threshold_mv = -55.0  # ground-truth soma clipped here (spikes removed)
 soma_bias_mv = -67.7  # then this is subtracted (the training target's offset)
-num_subsets = 12  # random subsets of the simulations, for the error bars
-subset_fraction = 0.67  # each subset has int(subset_fraction * num_simulations) simulations
-random_seed = 0  # subset draws (the original was unseeded)
-inference_batch_size = 64  # windows per prediction batch
+num_subsets = 12  # [>= 0] random subsets of the simulations, for the error bars
+subset_fraction = 0.67  # [> 0, <= 1] each subset has int(subset_fraction * num_simulations) simulations
+random_seed = 0  # [>= 0] subset draws (the original was unseeded)
+inference_batch_size = 64  # [>= 1] windows per prediction batch
 inference_path = "auto"  # [auto | fast | keras] fast: sparse first layer + FFT convolutions (the CPU's path); keras: Keras predict (a GPU's); auto: by the device
-mixed_precision = False  # [true | false] Keras predict in float16 with float32 outputs (GPU only; refused on a CPU)
+mixed_precision = False  # Keras predict in float16 with float32 outputs (GPU only; refused on a CPU)
 # output
 output_dir = ""  # test evaluation pickles; '' = beside each model
 # -----------------------------------------------------------------------------
@@ -65,21 +67,18 @@ def main(argv=None, devices=None):
     from neuron_as_deep_net.core import devices as core_devices
     from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
-    p = configure(copy.deepcopy(_DEFAULTS), PRESETS, argv, description=__doc__)
+    p = configure(dict(copy.deepcopy(_DEFAULTS), __file__=__file__), PRESETS, argv, description=__doc__)
     setup = core_devices.setup_devices(devices, mixed_precision=p.mixed_precision, set_policy=False)
     inference_path = core_devices.resolve_inference_path(p.inference_path, setup.report, p.mixed_precision)
     print(f"inference: {inference_path} path")
 
     from neuron_as_deep_net.l5pc import datasets, evaluation, model_files
 
-    if p.synapse_type not in model_files.SYNAPSE_TYPES + ("all",):
-        raise SystemExit(f"--synapse-type must be one of {model_files.SYNAPSE_TYPES + ('all',)}, "
-                         f"got {p.synapse_type!r}")
-
+    options = evaluation.evaluation_options(p, inference_path)
     # ---- the best models (§7 "Selection")
     models = model_files.find_best_models(p.models_dir, p.synapse_type)
     if not models:
-        raise SystemExit(f"no best models ({p.synapse_type} <arch>/<name>_model.h5) in {p.models_dir}")
+        raise UserError(f"no best models ({p.synapse_type} <arch>/<name>_model.h5) in {p.models_dir}")
 
     def output_path(name):
         folder = p.output_dir or os.path.dirname(os.path.abspath(models[name]))
@@ -96,8 +95,8 @@ def main(argv=None, devices=None):
         print_keys=PRINTED_KEYS,
         run_summary_path=os.path.join(p.output_dir or p.models_dir, "evaluate_CNN_test_run.json"),
         run_summary={"params": parameters_snapshot(p), "num_models": len(models)},
-        device_report=setup.report, **evaluation.evaluation_options(p, inference_path))
+        device_report=setup.report, **options)
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() is not None else 1)
+    run(main)

@@ -21,28 +21,30 @@ metrics}) and ``evaluation_info``; and ``evaluate_CNN_valid_run.json`` (paramete
 
 import copy
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from neuron_as_deep_net.core.config import run  # noqa: E402
+from neuron_as_deep_net.core.errors import UserError  # noqa: E402
+
 # -----------------------------------------------------------------------------
 # data
-data_dir = "data/L5PC_NMDA_valid"  # validation dataset files
+data_dir = "data/L5PC_NMDA_valid"  # [folder] validation dataset files
 file_pattern = "*_secDuration_*.p"  # dataset files in data_dir
 use_parse_cache = True  # cache parsed files (.npz keyed by the file's sha256), shared with fit_CNN.py
 parse_cache_dir = ""  # '' = <models_dir>/.parsed_cache (where fit_CNN.py puts it)
 # models
-models_dir = "models/NMDA"  # trained networks: <name>.keras/.h5 + <name>.pickle, here and in sub-folders
+models_dir = "models/NMDA"  # [folder] trained networks: <name>.keras/.h5 + <name>.pickle, here and in sub-folders
 skip_evaluated = True  # skip models whose evaluation pickle exists (the original's behaviour)
-max_models = 0  # evaluate at most this many (not yet evaluated) models; 0 = all
+max_models = 0  # [>= 0] evaluate at most this many (not yet evaluated) models; 0 = all
 # evaluation
-ignore_time_at_start_ms = 500  # burn-in excluded from the metrics
-filter_ranges = [[0, 18], [1, 24], [0, 24], [0, 30], [0, 90]]  # output-spike ranges of the simulation subsets
+ignore_time_at_start_ms = 500  # [>= 0] burn-in excluded from the metrics
+filter_ranges = [[0, 18], [1, 24], [0, 24], [0, 30], [0, 90]]  # output-spike ranges [low, high] of the simulation subsets
 soma_threshold_mv = -55.0  # ground-truth soma clipped here (spikes removed)
 soma_bias_mv = -67.7  # then this is subtracted (the training target's offset)
-inference_batch_size = 64  # windows per prediction batch
+inference_batch_size = 64  # [>= 1] windows per prediction batch
 inference_path = "auto"  # [auto | fast | keras] fast: sparse first layer + FFT convolutions (the CPU's path); keras: Keras predict (a GPU's); auto: by the device
-mixed_precision = False  # [true | false] Keras predict in float16 with float32 outputs (GPU only; refused on a CPU)
+mixed_precision = False  # Keras predict in float16 with float32 outputs (GPU only; refused on a CPU)
 # output
 output_dir = ""  # evaluation pickles; '' = eval_results/ beside each model
 # -----------------------------------------------------------------------------
@@ -69,17 +71,18 @@ def main(argv=None, devices=None):
     from neuron_as_deep_net.core import devices as core_devices
     from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
-    p = configure(copy.deepcopy(_DEFAULTS), PRESETS, argv, description=__doc__)
+    p = configure(dict(copy.deepcopy(_DEFAULTS), __file__=__file__), PRESETS, argv, description=__doc__)
     setup = core_devices.setup_devices(devices, mixed_precision=p.mixed_precision, set_policy=False)
     inference_path = core_devices.resolve_inference_path(p.inference_path, setup.report, p.mixed_precision)
     print(f"inference: {inference_path} path")
 
     from neuron_as_deep_net.l5pc import datasets, evaluation, model_files
 
+    options = evaluation.evaluation_options(p, inference_path)
     # ---- models not yet evaluated (§7 "Selection")
     models = model_files.find_model_files(p.models_dir, include_subfolders=True)
     if not models:
-        raise SystemExit(f"no model files (*.keras, *.h5) in {p.models_dir} or its sub-folders")
+        raise UserError(f"no model files (*.keras, *.h5) in {p.models_dir} or its sub-folders")
     outputs = {name: evaluation_path(path, name, p.output_dir) for name, path in models.items()}
     todo = {name: path for name, path in models.items()
             if not (p.skip_evaluated and os.path.exists(outputs[name]))}
@@ -94,8 +97,8 @@ def main(argv=None, devices=None):
         todo, outputs.get, p.data_dir, p.file_pattern, cache_dir if p.use_parse_cache else None, 
         run_summary_path=os.path.join(p.output_dir or p.models_dir, "evaluate_CNN_valid_run.json"),
         run_summary={"params": parameters_snapshot(p), "num_models": len(models)},
-        device_report=setup.report, **evaluation.evaluation_options(p, inference_path))
+        device_report=setup.report, **options)
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() is not None else 1)
+    run(main)

@@ -42,56 +42,58 @@ import copy
 import hashlib
 import json
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from neuron_as_deep_net.core.config import run  # noqa: E402
+from neuron_as_deep_net.core.errors import UserError  # noqa: E402
+
 # -----------------------------------------------------------------------------
 # data
-synapse_type = "NMDA"  # NMDA | AMPA | AMPA_SK: model-name prefix; 20 DVT components for NMDA, 30 otherwise
-train_dir = "data/L5PC_NMDA_train"  # folder of training dataset files
-valid_dir = "data/L5PC_NMDA_valid"  # folder of validation dataset files
-test_dir = ""  # folder of test files: only listed in the saved data_dict, as in the original
+synapse_type = "NMDA"  # [NMDA | AMPA | AMPA_SK] model-name prefix; 20 DVT components for NMDA, 30 otherwise
+train_dir = "data/L5PC_NMDA_train"  # [folder] folder of training dataset files
+valid_dir = "data/L5PC_NMDA_valid"  # [folder] folder of validation dataset files
+test_dir = ""  # [folder] folder of test files: only listed in the saved data_dict, as in the original
 file_pattern = "*_secDuration_*.p"  # dataset files in each folder (the original: '*_6_secDuration_*')
-num_DVT_components = 0  # principal components of the DVTs; 0 = 20 for NMDA, 30 otherwise
+num_DVT_components = 0  # [>= 0] principal components of the DVTs; 0 = 20 for NMDA, 30 otherwise
 use_parse_cache = True  # cache parsed files (.npz of spike coordinates and traces) keyed by the file's sha256
 parse_cache_dir = ""  # "" = models_dir/.parsed_cache (entries are named by content, so one folder serves all)
-memory_budget_gb = 4.0  # parsed files kept in memory per generator (~0.11 GB per 128 x 6-s file; the original kept 1)
+memory_budget_gb = 4.0  # [>= 0] parsed files kept in memory per generator (~0.11 GB per 128 x 6-s file; the original kept 1)
 # model
-filter_sizes = [54, 24, 24]  # kernel size per layer (ms); the original's active choice
-depth = 0  # conv layers; 0 = len(filter_sizes), else the last filter size is repeated up to this depth
-num_filters = 64  # filters per layer
-width = 0  # the paper's W = filters per layer; overrides num_filters when > 0
-input_window_size = 400  # ms
-initializer_std = 0.002  # TruncatedNormal std of the conv kernels
-l2_regularization = 1e-8  # kernel l2 of every conv layer
+filter_sizes = [54, 24, 24]  # [each >= 1] kernel size per layer (ms); the original's active choice
+depth = 0  # [>= 0] conv layers; 0 = len(filter_sizes), else the last filter size is repeated up to this depth
+num_filters = 64  # [>= 1] filters per layer
+width = 0  # [>= 0] the paper's W = filters per layer; overrides num_filters when > 0
+input_window_size = 400  # [>= 1] ms
+initializer_std = 0.002  # [> 0] TruncatedNormal std of the conv kernels
+l2_regularization = 1e-8  # [>= 0] kernel l2 of every conv layer
 activation = "relu"  # relu | lrelu | any Keras activation name
 sparse_first_layer = "auto"  # [auto | true | false] layer_1 on the sparse 0/1 input (same weights and math as Conv1D, ~3x faster on a CPU); auto: sparse on a CPU, the dense Conv1D (cuDNN) on a GPU
 # training
-random_seed = 0  # initial weights, file choices and window draws (the original was unseeded)
-batch_size = 8  # windows per batch
-num_schedules = 250  # "learning schedules" (the original's num_epochs): a fresh compile + optimizer each
-num_steps_multiplier = 10  # Keras epochs per learning schedule
-stage_first_schedules = [0, 40, 80, 120, 160]  # first schedule of each stage of the table below
-learning_rate_per_stage = [1e-4, 3e-5, 1e-5, 3e-6, 1e-6]  # Nadam learning rate per stage
+random_seed = 0  # [>= 0, < 4294967296] initial weights, file choices and window draws (the original was unseeded)
+batch_size = 8  # [>= 1] windows per batch
+num_schedules = 250  # [>= 1] "learning schedules" (the original's num_epochs): a fresh compile + optimizer each
+num_steps_multiplier = 10  # [>= 1] Keras epochs per learning schedule
+stage_first_schedules = [0, 40, 80, 120, 160]  # [each >= 0] first schedule of each stage of the table below
+learning_rate_per_stage = [1e-4, 3e-5, 1e-5, 3e-6, 1e-6]  # [each > 0] Nadam learning rate per stage
 loss_weights_per_stage = [[1.0, 0.02, 5e-5], [2.0, 0.01, 3e-5], [4.0, 0.01, 1e-5], [8.0, 0.01, 1e-7],
-                          [9.0, 0.003, 1e-8]]  # [spikes, somatic, dendritic before DVT_loss_mult_factor]
-DVT_loss_mult_factor = 0.1  # multiplies the dendritic loss weight
-optimizer = "legacy_nadam"  # legacy_nadam (Keras 2.2 Nadam, schedule_decay 0.004) | nadam (Keras 3 Nadam)
-train_file_load = 0.2  # fraction of a file's sims*T drawn (in windows) before switching files
-valid_file_load = 0.2  # the same for validation
-train_files_per_epoch = 6  # files per Keras epoch (random, without replacement)
-validation_fraction = 0.5  # validation files per epoch = max(1, int(validation_fraction * train_files_per_epoch))
-ignore_time_from_start_ms = 500  # window ends are drawn from [max(this, window), T)
+                          [9.0, 0.003, 1e-8]]  # per stage: spikes, somatic, dendritic (before DVT_loss_mult_factor)
+DVT_loss_mult_factor = 0.1  # [>= 0] multiplies the dendritic loss weight
+optimizer = "legacy_nadam"  # [legacy_nadam | nadam] legacy_nadam (Keras 2.2 Nadam, schedule_decay 0.004) | nadam (Keras 3 Nadam)
+train_file_load = 0.2  # [> 0] fraction of a file's sims*T drawn (in windows) before switching files
+valid_file_load = 0.2  # [> 0] the same for validation
+train_files_per_epoch = 6  # [>= 1] files per Keras epoch (random, without replacement)
+validation_fraction = 0.5  # [> 0, <= 1] validation files per epoch = max(1, int(validation_fraction * train_files_per_epoch))
+ignore_time_from_start_ms = 500  # [>= 0] window ends are drawn from [max(this, window), T)
 # output
 models_dir = "models/NMDA"  # model files, run JSON and the checkpoint go here
-save_val_spikes_loss_threshold = 0.03  # save when the mean of the last 3 val_spikes_loss is below this
+save_val_spikes_loss_threshold = 0.03  # [>= 0] save when the mean of the last 3 val_spikes_loss is below this
 save_final_model = False  # also save after the last schedule if the criterion did not (not in the original)
 resume_from_checkpoint = False  # continue from the checkpoint of the same run (--resume)
-stop_after_schedules = 0  # stop (as if interrupted) after this many schedules in this invocation; 0 = never
+stop_after_schedules = 0  # [>= 0] stop (as if interrupted) after this many schedules in this invocation; 0 = never
 progress_bar = True  # tqdm bar per schedule (windows/s)
 # devices
 jit_compile = "auto"  # [auto | true | false] XLA-compile the training step; auto: on a GPU with the dense first layer and no --distribute
@@ -117,7 +119,6 @@ ALIASES = {"--resume": ("resume_from_checkpoint", True)}
 # the parameter block as written, so repeated main() calls in one process (tests) never inherit overrides
 _DEFAULTS = {name: copy.deepcopy(value) for name, value in dict(globals()).items()
              if not name.startswith("_") and isinstance(value, (bool, int, float, str, list, type(None)))}
-SYNAPSE_TYPES = ("NMDA", "AMPA", "AMPA_SK")
 # parameters that do not change the training trajectory (left out of the checkpoint's identity)
 NOT_IN_RUN_IDENTITY = ("resume_from_checkpoint", "stop_after_schedules", "progress_bar", "models_dir",
                        "use_parse_cache", "parse_cache_dir", "memory_budget_gb", "save_final_model",
@@ -130,15 +131,47 @@ def resolve_architecture(p):
 
     sizes = [int(k) for k in p.filter_sizes]
     if not sizes:
-        raise ValueError("--filter-sizes needs at least one kernel size")
+        raise UserError("--filter-sizes needs at least one kernel size")
     if p.depth:
         if p.depth < len(sizes):
-            raise ValueError(f"--depth {p.depth} is smaller than the {len(sizes)} filter sizes given")
+            raise UserError(f"--depth {p.depth} is smaller than the {len(sizes)} filter sizes given")
         sizes = sizes + [sizes[-1]] * (p.depth - len(sizes))
+    if p.input_window_size <= sum(sizes):
+        raise UserError(f"--input-window-size ({p.input_window_size} ms) must be longer than the sum of the filter "
+                        f"sizes ({sum(sizes)} ms, the receptive field)")
     filters = p.width if p.width > 0 else p.num_filters
     return networks.make_architecture_dict(sizes, filters, input_window_size=p.input_window_size,
                                            initializer=p.initializer_std, l2_regularization=p.l2_regularization,
                                            activation=p.activation)
+
+
+def check_parameters(p):
+    """The checks across parameters (UserError): the stage table, the activation, the number of components."""
+    import keras
+
+    from neuron_as_deep_net.l5pc.data_format import NUM_SEGMENTS
+
+    stages = (p.stage_first_schedules, p.learning_rate_per_stage, p.loss_weights_per_stage)
+    if len({len(values) for values in stages}) != 1:
+        raise UserError(f"--stage-first-schedules, --learning-rate-per-stage and --loss-weights-per-stage need one "
+                        f"entry per stage (got {', '.join(str(len(values)) for values in stages)})")
+    if not p.stage_first_schedules or p.stage_first_schedules[0] != 0 or \
+            sorted(p.stage_first_schedules) != list(p.stage_first_schedules):
+        raise UserError(f"--stage-first-schedules must start at 0 and increase (got {p.stage_first_schedules})")
+    for weights in p.loss_weights_per_stage:
+        if not (isinstance(weights, list) and len(weights) == 3 and all(
+                isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in weights)):
+            raise UserError(f"--loss-weights-per-stage: each stage needs [spikes, somatic, dendritic] weights >= 0 "
+                            f"(got {weights!r})")
+    if p.num_DVT_components > NUM_SEGMENTS:
+        raise UserError(f"--num-DVT-components must be at most the {NUM_SEGMENTS} dendritic segments "
+                        f"(got {p.num_DVT_components})")
+    if p.activation != "lrelu":
+        try:
+            keras.activations.get(p.activation)
+        except (ValueError, TypeError):
+            raise UserError(f"--activation: unknown activation {p.activation!r} (relu, lrelu, or a Keras "
+                            f"activation name such as elu, tanh, gelu)") from None
 
 
 def run_identity(p, files):
@@ -164,7 +197,8 @@ def main(argv=None, devices=None):
     from neuron_as_deep_net.core import devices as core_devices
     from neuron_as_deep_net.core.config import configure
 
-    p = configure(copy.deepcopy(_DEFAULTS), PRESETS, argv, description=__doc__, aliases=ALIASES)
+    p = configure(dict(copy.deepcopy(_DEFAULTS), __file__=__file__), PRESETS, argv, description=__doc__,
+                  aliases=ALIASES)
     start_time = time.time()
     setup = core_devices.setup_devices(devices, mixed_precision=p.mixed_precision, distribute=p.distribute)
     try:
@@ -181,33 +215,35 @@ def train(p, setup, start_time):
     sparse_first_layer, jit_compile = device_plan(p, setup.report, distributed=setup.strategy is not None)
     if setup.strategy is not None:
         core_devices.check_batch_split(p.batch_size, setup.num_replicas)
+    from neuron_as_deep_net.l5pc import datasets
+    from neuron_as_deep_net.l5pc.data_format import NUM_SEGMENTS, check_pickle_file
+
+    # ---- data files (sorted; the original used glob order), checked cheaply before TensorFlow loads
+    data_dict = {"train_files": datasets.list_dataset_files(p.train_dir, p.file_pattern),
+                 "valid_files": datasets.list_dataset_files(p.valid_dir, p.file_pattern),
+                 "test_files": datasets.list_dataset_files(p.test_dir, p.file_pattern) if p.test_dir else []}
+    for key in ("train_files", "valid_files"):
+        if not data_dict[key]:
+            raise UserError(f"no dataset files matching {p.file_pattern!r} in "
+                            f"{p.train_dir if key == 'train_files' else p.valid_dir}")
+    for path in data_dict["train_files"] + data_dict["valid_files"]:
+        check_pickle_file(path)  # empty or truncated files are found before anything is written
 
     import keras
 
     from neuron_as_deep_net.core import files as core_files, model_weights
     from neuron_as_deep_net.core.files import load_pickle, save_pickle
-    from neuron_as_deep_net.l5pc import datasets, model_files, networks, training, window_sampler
+    from neuron_as_deep_net.l5pc import model_files, networks, training, window_sampler
     from neuron_as_deep_net.l5pc import schedule as l5pc_schedule
     from neuron_as_deep_net.l5pc import sparse_conv
-    from neuron_as_deep_net.l5pc.data_format import NUM_SEGMENTS
 
-    if p.synapse_type not in SYNAPSE_TYPES:
-        raise SystemExit(f"--synapse-type must be one of {SYNAPSE_TYPES}, got {p.synapse_type!r}")
+    check_parameters(p)
     num_components = p.num_DVT_components or datasets.default_num_DVT_components(p.synapse_type)
     valid_files_per_epoch = max(1, int(p.validation_fraction * p.train_files_per_epoch))
     architecture_dict = resolve_architecture(p)
     prefix = networks.network_type_prefix(p.synapse_type, architecture_dict)
     arch_string = networks.architecture_string(architecture_dict)
     print(f"L2 regularization = {p.l2_regularization}, activation = {p.activation}, optimizer = {p.optimizer}")
-
-    # ---- data files (sorted; the original used glob order)
-    data_dict = {"train_files": datasets.list_dataset_files(p.train_dir, p.file_pattern),
-                 "valid_files": datasets.list_dataset_files(p.valid_dir, p.file_pattern),
-                 "test_files": datasets.list_dataset_files(p.test_dir, p.file_pattern) if p.test_dir else []}
-    for key in ("train_files", "valid_files"):
-        if not data_dict[key]:
-            raise SystemExit(f"no dataset files matching {p.file_pattern!r} in "
-                             f"{p.train_dir if key == 'train_files' else p.valid_dir!r}")
     print(f"{len(data_dict['train_files'])} train, {len(data_dict['valid_files'])} valid and "
           f"{len(data_dict['test_files'])} test files")
     print(f"model: {prefix}__{arch_string}, filter sizes {architecture_dict['filter_sizes_per_layer']}, "
@@ -219,10 +255,7 @@ def train(p, setup, start_time):
     state = training.load_checkpoint_state(checkpoint_dir) if p.resume_from_checkpoint else None
     if p.resume_from_checkpoint and state is None:
         print(f"no checkpoint in {checkpoint_dir}; starting from scratch")
-    elif state is None and training.load_checkpoint_state(checkpoint_dir) is not None:
-        print(f"an earlier checkpoint of this run exists ({checkpoint_dir}); it is discarded and training starts "
-              f"from scratch (pass --resume to continue it)")
-        training.remove_checkpoint(checkpoint_dir)
+    discard_checkpoint = state is None and training.load_checkpoint_state(checkpoint_dir) is not None
     keras.utils.set_random_seed(p.random_seed)
 
     # ---- DVT PCA on the first training file (§6)
@@ -240,7 +273,6 @@ def train(p, setup, start_time):
         print(f"DVT PCA ({num_components} components) fitted on {os.path.basename(data_dict['train_files'][0])} "
               f"in {time.time() - t0:.1f} s: total explained variance "
               f"{100 * pca.explained_variance_ratio_.sum():.2f} %")
-        save_pickle(pca, pca_path)
 
     def load_arrays(path):
         parsed = datasets.load_dataset_file(path, NUM_SEGMENTS, include_dvts=True, use_cache=p.use_parse_cache,
@@ -279,6 +311,13 @@ def train(p, setup, start_time):
         p.num_schedules, p.batch_size, p.stage_first_schedules, p.learning_rate_per_stage, p.loss_weights_per_stage,
         p.DVT_loss_mult_factor, p.train_file_load, p.valid_file_load, p.validation_fraction, p.num_steps_multiplier)
 
+    # ---- every input is read and checked: from here on files are written
+    if discard_checkpoint:
+        print(f"an earlier checkpoint of this run exists ({checkpoint_dir}); it is discarded and training starts "
+              f"from scratch (pass --resume to continue it)")
+        training.remove_checkpoint(checkpoint_dir)
+    if state is None:
+        save_pickle(pca, pca_path)
     if state is not None:
         model.load_weights(os.path.join(checkpoint_dir, state["weights_file"]))
         history = state["training_history_dict"]
@@ -383,4 +422,4 @@ def train(p, setup, start_time):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    run(main)

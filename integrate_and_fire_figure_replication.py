@@ -14,47 +14,49 @@ predictions``, ``figure1D learned_weights``, ``figure1_full_figure_v3``), ``resu
 
 import json
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from neuron_as_deep_net.core.config import option_name, run  # noqa: E402
+from neuron_as_deep_net.core.errors import UserError  # noqa: E402
+
 # -----------------------------------------------------------------------------
 # data
-random_seed = 1234  # seeds numpy's legacy RandomState; the same seed gives the original's inputs
-num_exc_synapses = 80  # excitatory synapses, weight +1
-num_inh_synapses = 20  # inhibitory synapses, weight -1
-sim_duration_ms = 6000  # per simulation
-num_ex_spikes_per_100ms_range = [0, 50]  # total excitatory spikes per 100 ms, whole population
-num_ex_inh_spike_diff_per_100ms_range = [-50, -15]  # inhibitory minus excitatory count per 100 ms
-rate_interval_options_ms = [25, 30, 35, 40, 50, 60, 70, 80, 90, 100]  # rate-block lengths
-smoothing_sigma_options_ms = [40, 60, 80, 100]  # Gaussian smoothing of the rates
-jitter_range_ms = 20  # +-jitter of both
-num_simulations_train = 12000  # training simulations
-num_simulations_test = 1000  # test simulations
+random_seed = 1234  # [>= 0, < 4294967296] seeds numpy's legacy RandomState; the same seed gives the original's inputs
+num_exc_synapses = 80  # [>= 1] excitatory synapses, weight +1
+num_inh_synapses = 20  # [>= 1] inhibitory synapses, weight -1
+sim_duration_ms = 6000  # [>= 1] per simulation
+num_ex_spikes_per_100ms_range = [0, 50]  # [each >= 0] total excitatory spikes [low, high] per 100 ms, whole population
+num_ex_inh_spike_diff_per_100ms_range = [-50, -15]  # inhibitory minus excitatory count [low, high] per 100 ms
+rate_interval_options_ms = [25, 30, 35, 40, 50, 60, 70, 80, 90, 100]  # [each >= 1] rate-block lengths
+smoothing_sigma_options_ms = [40, 60, 80, 100]  # [each > 0] Gaussian smoothing of the rates
+jitter_range_ms = 20  # [>= 0] +-jitter of both
+num_simulations_train = 12000  # [>= 1] training simulations
+num_simulations_test = 1000  # [>= 1] test simulations
 # cell
 v_reset_mv = -75.0  # reset potential
 v_threshold_mv = -55.0  # spike threshold
-current_to_voltage_mv = 2.0  # soma voltage per unit of filtered input
-tau_m_ms = 20.0  # membrane time constant
+current_to_voltage_mv = 2.0  # [> 0] soma voltage per unit of filtered input
+tau_m_ms = 20.0  # [> 0] membrane time constant
 # model
-window_size_ms = 500  # training window
-kernel_size_ms = 80  # temporal extent of the single filter
+window_size_ms = 500  # [>= 1] training window
+kernel_size_ms = 80  # [>= 1] temporal extent of the single filter
 # training
-learning_rate = 3e-4  # Nadam
-num_training_iterations = 100  # each: one random 500-ms slice of every training sim, one epoch
-batch_size = 16  # windows per batch
-validation_split = 0.05  # the last 5 % of training sims
+learning_rate = 3e-4  # [> 0] Nadam
+num_training_iterations = 100  # [>= 1] each: one random 500-ms slice of every training sim, one epoch
+batch_size = 16  # [>= 1] windows per batch
+validation_split = 0.05  # [>= 0, < 1] the last 5 % of training sims
 # evaluation
-test_overlap_ms = 120  # overlap of the stitched test windows (16 splits of 500 ms)
-desired_false_positive_rate = 0.002  # operating point for thresholds and 'TP @ FP'
+test_overlap_ms = 120  # [>= 0] overlap of the stitched test windows (16 splits of 500 ms)
+desired_false_positive_rate = 0.002  # [> 0, < 1] operating point for thresholds and 'TP @ FP'
 selected_trace = 937  # test simulation shown in the full figure (the original's); used if it exists
 inference_path = "auto"  # [auto | fast | keras] test predictions: fast = sparse first layer + FFT (the CPU's path), keras = Keras predict (a GPU's); auto: by the device
 # output
 output_dir = "output/integrate_and_fire"  # everything is written here
-figure_formats = ["png"]  # add "pdf" and/or "svg"
+figure_formats = ["png"]  # [each png | pdf | svg] (add pdf and/or svg)
 # -----------------------------------------------------------------------------
 
 PRESETS = {
@@ -86,6 +88,31 @@ def spike_statistics(input_spikes, output_spikes, num_exc):
     return exc_rate, inh_rate, output_rate, isi_cv
 
 
+def check_parameters(p):
+    """The checks across parameters (UserError): ranges, jitter against its options, cell, windows."""
+    for name in ("num_ex_spikes_per_100ms_range", "num_ex_inh_spike_diff_per_100ms_range"):
+        value = getattr(p, name)
+        if len(value) != 2 or not all(isinstance(v, (int, float)) for v in value) or value[0] > value[1]:
+            raise UserError(f"{option_name(name)} must be two numbers [low, high] with low <= high (got {value!r})")
+    for name in ("rate_interval_options_ms", "smoothing_sigma_options_ms"):
+        if not getattr(p, name):
+            raise UserError(f"{option_name(name)} needs at least one value")
+        if min(getattr(p, name)) <= p.jitter_range_ms:
+            raise UserError(f"{option_name(name)}: every option must exceed --jitter-range-ms ({p.jitter_range_ms}) "
+                            f"so a jittered value stays positive (got {min(getattr(p, name))})")
+    if p.v_reset_mv >= p.v_threshold_mv:
+        raise UserError(f"--v-reset-mv ({p.v_reset_mv}) must be below --v-threshold-mv ({p.v_threshold_mv})")
+    if p.kernel_size_ms > p.window_size_ms:
+        raise UserError(f"--window-size-ms ({p.window_size_ms}) must be at least --kernel-size-ms "
+                        f"({p.kernel_size_ms}), the filter's receptive field")
+    if p.sim_duration_ms < p.window_size_ms + 2:
+        raise UserError(f"--sim-duration-ms ({p.sim_duration_ms}) must exceed --window-size-ms ({p.window_size_ms}) "
+                        f"by at least 2 ms (training draws a window start in [0, T - window - 1))")
+    if p.test_overlap_ms >= p.window_size_ms:
+        raise UserError(f"--test-overlap-ms ({p.test_overlap_ms}) must be smaller than --window-size-ms "
+                        f"({p.window_size_ms})")
+
+
 def main(argv=None, devices=None):
     """Run the script with ``argv`` (default: the command line); ``devices`` injects the device list (tests)."""
     from neuron_as_deep_net.core import devices as core_devices
@@ -93,6 +120,7 @@ def main(argv=None, devices=None):
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
     start_time = time.time()
+    check_parameters(p)
     setup = core_devices.setup_devices(devices, set_policy=False)
     inference_path = core_devices.resolve_inference_path(p.inference_path, setup.report)
     os.makedirs(p.output_dir, exist_ok=True)
@@ -216,4 +244,4 @@ def choose_trace(preferred_index, y_spikes):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() is not None else 1)
+    run(main)

@@ -37,6 +37,8 @@ import subprocess
 import sys
 import time
 
+from neuron_as_deep_net.core.errors import UserError
+
 # -----------------------------------------------------------------------------
 # what to compare
 synapse_types = ["NMDA", "AMPA"]  # [each NMDA | AMPA | AMPA_SK] one dataset and one sweep each
@@ -55,14 +57,14 @@ morphology = None  # [file] cell1.asc (else $L5PC_MORPHOLOGY, else the default l
 # training: one recipe for every network (fit_CNN.py parameters)
 num_schedules = 16  # [>= 1] learning schedules, each a fresh compile with a new optimizer
 num_steps_multiplier = 4  # [>= 1] Keras epochs per schedule
-stage_first_schedules = [0, 8, 11, 13, 15]  # first schedule of each of the 5 stages
-learning_rate_per_stage = [1e-3, 3e-4, 1e-4, 3e-5, 1e-5]  # Nadam learning rate per stage (10x the paper's)
+stage_first_schedules = [0, 8, 11, 13, 15]  # [each >= 0] first schedule of each of the 5 stages
+learning_rate_per_stage = [1e-3, 3e-4, 1e-4, 3e-5, 1e-5]  # [each > 0] Nadam learning rate per stage (10x the paper's)
 batch_size = 8  # [>= 1] windows per batch
 input_window_size = 400  # [>= 1] ms
 train_file_load = 0.5  # [> 0] fraction of a file's sims x T drawn in windows before switching files
 valid_file_load = 0.25  # [> 0] the same for the validation file
 train_files_per_epoch = 4  # [>= 1] training files per Keras epoch
-activation = "relu"  # relu | lrelu
+activation = "relu"  # [relu | lrelu]
 num_DVT_components = 0  # [>= 0] principal components of the DVTs; 0 = fit_CNN's (20 for NMDA, 30 otherwise)
 training_random_seed = 0  # [>= 0] fit_CNN's seed: initial weights and window draws (the same for every network)
 # learning curve (the deepest NMDA network)
@@ -70,7 +72,7 @@ learning_curve_fractions = [0.125, 0.25, 0.5]  # [each > 0] parts of the trainin
 published_dataset_sim_sec = 38400.0  # [> 0] simulated seconds of the published dataset (see README: ~115 GB)
 # run
 steps = ["data", "train", "select", "test", "figures", "learning_curve"]  # [each data | train | select | test | figures | learning_curve]
-figure_formats = ["png"]  # add pdf and/or svg
+figure_formats = ["png"]  # [each png | pdf | svg] (add pdf and/or svg)
 output_dir = "output/l5pc_depth"  # everything goes here
 # -----------------------------------------------------------------------------
 
@@ -143,8 +145,8 @@ def run(command, log_path):
             log.write(chunk)
         code = process.wait()
     if code != 0:
-        raise RuntimeError(f"{command[0]} failed (exit code {code}); its output is in {log_path}. Fix the cause "
-                           "and run the same command again: finished work is kept.")
+        raise UserError(f"{command[0]} failed (exit code {code}); its output is in {log_path}. Fix the cause "
+                        "and run the same command again: finished work is kept.")
 
 
 def log_path(p, step):
@@ -414,11 +416,15 @@ def main(argv=None):
     from neuron_as_deep_net.core.config import configure, parameters_snapshot
     from neuron_as_deep_net.core.files import write_json
 
-    p = configure(copy.deepcopy(_DEFAULTS), PRESETS, argv, description=__doc__)
+    p = configure(dict(copy.deepcopy(_DEFAULTS), __file__=__file__), PRESETS, argv, description=__doc__)
     if len(p.num_files) != 3:
-        raise ValueError(f"--num-files needs 3 counts (train, valid, test), got {p.num_files}")
+        raise UserError(f"--num-files needs 3 counts (train, valid, test), got {p.num_files}")
     if sorted(set(p.depths)) != sorted(p.depths):
-        raise ValueError(f"--depths must not repeat a depth, got {p.depths}")
+        raise UserError(f"--depths must not repeat a depth, got {p.depths}")
+    firsts = list(p.stage_first_schedules)
+    if len(firsts) != 5 or len(p.learning_rate_per_stage) != 5 or firsts[0] != 0 or sorted(firsts) != firsts:
+        raise UserError(f"--stage-first-schedules (starting at 0, increasing) and --learning-rate-per-stage need the 5 "
+                        f"stages of fit_CNN's loss weights, got {firsts} and {p.learning_rate_per_stage}")
     p.output_dir = os.path.abspath(p.output_dir)
     started, timings = time.time(), {}
 
@@ -467,4 +473,6 @@ def print_table(rows):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    from neuron_as_deep_net.core import config  # (this script's own run() runs one of the other scripts)
+
+    config.run(main)

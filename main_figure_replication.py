@@ -44,13 +44,14 @@ Choices that replace the original's hard-coded values (documented rules):
 
 import json
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from neuron_as_deep_net.core.config import run  # noqa: E402
+from neuron_as_deep_net.core.errors import UserError  # noqa: E402
 from neuron_as_deep_net.l5pc.model_files import (  # noqa: E402  (light: no Keras import)
     architecture_from_model,
     find_training_pickle,
@@ -60,34 +61,34 @@ from neuron_as_deep_net.l5pc.model_files import (  # noqa: E402  (light: no Kera
 
 # -----------------------------------------------------------------------------
 # data
-data_dir = "output/data/L5PC_NMDA_test"  # test dataset files (read in sorted order)
-morphology = ""  # cell1.asc, to build the morphology dict when none is beside the data ('' = default location)
+data_dir = "output/data/L5PC_NMDA_test"  # [folder] test dataset files (read in sorted order)
+morphology = ""  # [file] cell1.asc, to build the morphology dict when none is beside the data ('' = default location)
 # model
-model = ""  # the saved network (.keras or .h5); required
-training_pickle = ""  # its training pickle ('' = <base>.pickle or <base>_training.pickle beside the model)
-model_string = ""  # NMDA | AMPA | AMPA_SK, for the axis labels; '' = from the model's name, else from the data
+model = ""  # [file] the saved network (.keras or .h5); required
+training_pickle = ""  # [file] its training pickle ('' = <base>.pickle or <base>_training.pickle beside the model)
+model_string = ""  # ["" | NMDA | AMPA | AMPA_SK] for the axis labels; '' = from the model's name, else from the data
 # evaluation
-ignore_time_at_start_ms = 500  # burn-in excluded from the metrics
-filter_ranges = [[0, 18], [0, 24], [0, 30]]  # output-spike ranges of the evaluated simulation subsets
-main_filter = [0, 24]  # the subset of the ROC, threshold, spike-timing curve and scatter
-desired_false_positive_rate = 0.002  # operating point of the figures' threshold
+ignore_time_at_start_ms = 500  # [>= 0] burn-in excluded from the metrics
+filter_ranges = [[0, 18], [0, 24], [0, 30]]  # output-spike ranges [low, high] of the evaluated simulation subsets
+main_filter = [0, 24]  # the subset [low, high] of the ROC, threshold, spike-timing curve and scatter
+desired_false_positive_rate = 0.002  # [> 0, < 1] operating point of the figures' threshold
 soma_clip_mv = -55.0  # ground-truth soma clipped here (spikes removed)
 soma_bias_mv = -67.7  # subtracted from the clipped ground truth (the training target's offset)
-inference_batch_size = 64  # windows per predict call
+inference_batch_size = 64  # [>= 1] windows per predict call
 inference_path = "auto"  # [auto | fast | keras] fast: sparse first layer + FFT convolutions (the CPU's path); keras: Keras predict (a GPU's); auto: by the device
-mixed_precision = False  # [true | false] Keras predict in float16 with float32 outputs (GPU only; refused on a CPU)
+mixed_precision = False  # Keras predict in float16 with float32 outputs (GPU only; refused on a CPU)
 # figures
-num_single_traces = 30  # single prediction trace figures (fewer if fewer simulations qualify)
-single_trace_spike_range = [3, 10]  # output spikes of those simulations
-num_multiple_traces = 5  # simulations in the multiple-traces figure
-multiple_trace_spike_range = [3, 15]  # output spikes of those simulations
-num_scatter_points = 20000  # points of the voltage scatter
-num_filter_figures = 3  # first-layer filters drawn in their own figure (largest weight norm first)
-random_seed = 1234  # trace choices, zooms, scatter points, name suffixes
+num_single_traces = 30  # [>= 1] single prediction trace figures (fewer if fewer simulations qualify)
+single_trace_spike_range = [3, 10]  # output spikes [low, high] of those simulations
+num_multiple_traces = 5  # [>= 1] simulations in the multiple-traces figure
+multiple_trace_spike_range = [3, 15]  # output spikes [low, high] of those simulations
+num_scatter_points = 20000  # [>= 1] points of the voltage scatter
+num_filter_figures = 3  # [>= 0] first-layer filters drawn in their own figure (largest weight norm first)
+random_seed = 1234  # [>= 0] trace choices, zooms, scatter points, name suffixes
 # output
 output_dir = "output/figures/main_figure"  # figures and the results json
 figure_prefix = ""  # '' = model folder or model base name (see above)
-figure_formats = ["png"]  # add pdf and/or svg (written to pdf/ and svg/ sub-folders)
+figure_formats = ["png"]  # [each png | pdf | svg] (pdf and svg are written to pdf/ and svg/ sub-folders)
 # -----------------------------------------------------------------------------
 
 PRESETS = {
@@ -110,7 +111,7 @@ def find_test_files(folder):
     if not files:
         files = sorted(glob.glob(os.path.join(glob.escape(folder), "*", DATASET_GLOB)))
     if not files:
-        raise FileNotFoundError(f"no dataset files ({DATASET_GLOB}) in {folder} or its sub-folders")
+        raise UserError(f"no dataset files ({DATASET_GLOB}) in {folder} or its sub-folders")
     return files
 
 
@@ -131,19 +132,27 @@ def main(argv=None, devices=None):
     setup = core_devices.setup_devices(devices, mixed_precision=p.mixed_precision, set_policy=False)
     inference_path = core_devices.resolve_inference_path(p.inference_path, setup.report, p.mixed_precision)
     if not p.model:
-        raise SystemExit("--model PATH is required (a .keras or .h5 file saved by the training script)")
-    if not os.path.isfile(p.model):
-        raise SystemExit(f"model file not found: {p.model}")
+        raise UserError("--model PATH is required (a .keras or .h5 file saved by the training script)")
 
-    import keras
     from sklearn import metrics
 
     from neuron_as_deep_net.core import model_weights, plotting, windows
     from neuron_as_deep_net.core import metrics as core_metrics
-    from neuron_as_deep_net.core.files import atomic_write, load_pickle
-    from neuron_as_deep_net.l5pc import evaluation, figures, figures_dataset, networks
+    from neuron_as_deep_net.core.errors import DataFileError
+    from neuron_as_deep_net.core.files import atomic_write
+    from neuron_as_deep_net.l5pc import evaluation, figures, figures_dataset, model_files, networks
     from neuron_as_deep_net.l5pc import morphology as morph_tools
-    from neuron_as_deep_net.l5pc.data_format import load_experiment, parse_experiment
+    from neuron_as_deep_net.l5pc.data_format import check_pickle_file, load_experiment, parse_experiment
+
+    for option, spike_range in (("--main-filter", p.main_filter), ("--single-trace-spike-range",
+                                p.single_trace_spike_range), ("--multiple-trace-spike-range",
+                                p.multiple_trace_spike_range)):
+        evaluation.check_spike_range(spike_range, option)
+    for spike_range in p.filter_ranges:
+        evaluation.check_spike_range(spike_range, "--filter-ranges")
+    files = find_test_files(p.data_dir)
+    for path in files:
+        check_pickle_file(path)  # cheap: an empty or truncated file stops the run before the model is loaded
 
     rng = np.random.default_rng(p.random_seed)
     prefix = p.figure_prefix or figure_name_prefix(p.model)
@@ -152,9 +161,9 @@ def main(argv=None, devices=None):
 
     # ---- model and its training metadata
     t0 = time.time()
-    model = keras.models.load_model(p.model, compile=False)
+    model = model_files.load_model(p.model)
     pickle_path = p.training_pickle or find_training_pickle(p.model)
-    training_info = load_pickle(pickle_path) if pickle_path else {}
+    training_info = model_files.load_training_pickle(pickle_path) if pickle_path else {}
     architecture = training_info.get("architecture_dict") or architecture_from_model(model)
     if not pickle_path:
         print("note: no training pickle beside the model; the architecture is read from the model's layers")
@@ -179,14 +188,16 @@ def main(argv=None, devices=None):
             folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
             synapse_type = "AMPA_SK" if "SKE2_mult_10_" in folder else str(
                 experiment["Params"].get("excitatorySynapseType", "NMDA"))
-        X_file, y_spike_file, y_soma_file = parse_experiment(experiment)
+        X_file, y_spike_file, y_soma_file = parse_experiment(experiment, path=path)
         del experiment
         if y_spike and X_file.shape[1] != y_spike[0].shape[1]:
             print(f"skipping {os.path.basename(path)}: its simulations last {X_file.shape[1]} ms, "
                   f"not {y_spike[0].shape[1]}")
             continue
         if X_file.shape[2] != num_channels:
-            raise SystemExit(f"the model reads {num_channels} input channels but {path} has {X_file.shape[2]}")
+            raise DataFileError(path, f"wrong number of segments (expected {num_channels // 2}, got "
+                                      f"{X_file.shape[2] // 2}): the model reads {num_channels} input channels",
+                                "use test data of the model's cell")
         spikes_file, soma_file = windows.overlapped_inference(predict_fn, X_file, window_size, overlap,
                                                                  batch_size=p.inference_batch_size)
         del X_file
@@ -198,8 +209,8 @@ def main(argv=None, devices=None):
     spikes_pred, soma_pred = np.concatenate(spikes_pred), np.concatenate(soma_pred)
     num_sims, duration = y_spike.shape
     if duration <= p.ignore_time_at_start_ms:
-        raise SystemExit(f"the simulations last {duration} ms, not longer than the ignored start "
-                         f"({p.ignore_time_at_start_ms} ms): lower --ignore-time-at-start-ms")
+        raise UserError(f"the simulations last {duration} ms, not longer than the ignored start "
+                        f"({p.ignore_time_at_start_ms} ms): lower --ignore-time-at-start-ms")
     print(f"{len(files)} test file(s), {num_sims} simulations of {duration} ms loaded and predicted "
           f"({inference_path} path) in {time.time() - t0:.1f} s")
 
@@ -321,4 +332,4 @@ def main(argv=None, devices=None):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() is not None else 1)
+    run(main)

@@ -32,22 +32,25 @@ import subprocess
 import sys
 import time
 
+from neuron_as_deep_net.core.config import run
+from neuron_as_deep_net.core.errors import UserError
+
 # -----------------------------------------------------------------------------
 # run
 stages = ["integrate_and_fire", "ball_and_stick", "l5pc_dataset", "l5pc_training", "l5pc_evaluation",
-          "l5pc_figures"]  # stages to run, in this order
-script_preset = "quick"  # preset passed to every script: quick | paper | smoke
-ball_and_stick_preset = "quick"  # the ball-and-stick script's preset: quick | full | smoke
-depth_sweep_preset = "laptop"  # l5pc_depth_sweep.py's preset (stage l5pc_depth): laptop | smoke
+          "l5pc_figures"]  # stages to run, in this order (the keys of STAGES, checked in main)
+script_preset = "quick"  # [quick | paper | smoke] preset passed to every script
+ball_and_stick_preset = "quick"  # [quick | full | smoke] the ball-and-stick script's preset
+depth_sweep_preset = "laptop"  # [laptop | smoke] l5pc_depth_sweep.py's preset (stage l5pc_depth)
 force = False  # rerun stages that already finished
-workers = 0  # simulation worker processes; 0 = all cores
+workers = 0  # [>= 0] simulation worker processes; 0 = all cores
 # L5PC dataset
-morphology = None  # path of cell1.asc (else $L5PC_MORPHOLOGY, else the default location)
-l5pc_num_files = [4, 1, 1]  # dataset files for train, valid, test
-l5pc_num_simulations_per_file = 8  # simulations per file
-l5pc_sim_duration_sec = 2.0  # per simulation
-l5pc_solver = "fast"  # fast (dt 0.05 ms, Crank-Nicolson) | fixed (dt 0.025 ms) | cvode (the original's, slowest)
-l5pc_first_random_seed = 1000  # file k of split s uses seed first + 100 * s + k
+morphology = None  # [file] path of cell1.asc (else $L5PC_MORPHOLOGY, else the default location)
+l5pc_num_files = [4, 1, 1]  # [each >= 1] dataset files for train, valid, test
+l5pc_num_simulations_per_file = 8  # [>= 1] simulations per file
+l5pc_sim_duration_sec = 2.0  # [> 0] per simulation
+l5pc_solver = "fast"  # [fast | fixed | cvode | coreneuron] fast (dt 0.05 ms, Crank-Nicolson) | fixed (dt 0.025 ms) | cvode (the original's, slowest)
+l5pc_first_random_seed = 1000  # [>= 0] file k of split s uses seed first + 100 * s + k
 # output
 output_dir = "output/reproduce"  # every stage writes into its own sub-folder here
 # -----------------------------------------------------------------------------
@@ -406,7 +409,9 @@ def main(argv=None):
     p = configure(globals(), PRESETS, argv, description=__doc__)
     unknown = [s for s in p.stages if s not in STAGES]
     if unknown:
-        raise ValueError(f"unknown stage(s) {unknown}; choose from {list(STAGES)}")
+        raise UserError(f"unknown stage(s) {unknown}; choose from {list(STAGES)}")
+    if len(p.l5pc_num_files) != len(SPLITS):
+        raise UserError(f"--l5pc-num-files needs one count per split ({', '.join(SPLITS)}), got {p.l5pc_num_files}")
     p.output_dir = os.path.abspath(p.output_dir)
     os.makedirs(p.output_dir, exist_ok=True)
     started = time.time()
@@ -445,4 +450,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() is not None else 1)
+    run(main)

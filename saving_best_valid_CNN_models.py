@@ -23,17 +23,19 @@ evaluate_CNN_test.py then reads ``<output_dir>/<arch>/<name>_model.h5``. A summa
 import copy
 import glob
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from neuron_as_deep_net.core.config import run  # noqa: E402
+from neuron_as_deep_net.core.errors import DataFileError, MissingFileError, UserError  # noqa: E402
+
 # -----------------------------------------------------------------------------
 # data
-models_dir = "models"  # trained networks (<name>.keras/.h5 + <name>.pickle), here and in its sub-folders
-data_dir = ""  # folder of best_results_valid_<N>_models.csv; '' = the output folder
+models_dir = "models"  # [folder] trained networks (<name>.keras/.h5 + <name>.pickle), here and in its sub-folders
+data_dir = ""  # [folder] folder of best_results_valid_<N>_models.csv; '' = the output folder
 results_csv = ""  # the CSV's file name (or path); '' = the newest best_results_valid_*_models.csv in data_dir
-eval_results_dir = ""  # validation evaluation pickles; '' = eval_results/ beside each model
+eval_results_dir = ""  # [folder] validation evaluation pickles; '' = eval_results/ beside each model
 # output
 output_dir = ""  # the best-models folder; '' = <models_dir>/best_models
 # -----------------------------------------------------------------------------
@@ -49,18 +51,27 @@ def find_results_csv(folder, name=""):
     if name:
         path = name if os.path.isfile(name) else os.path.join(folder, name)
         if not os.path.isfile(path):
-            raise SystemExit(f"results CSV not found: {path}")
+            raise MissingFileError(path, "results CSV")
         return path
     candidates = glob.glob(os.path.join(glob.escape(folder), CSV_PATTERN))
     if not candidates:
-        raise SystemExit(f"no {CSV_PATTERN} in {folder} (run valid_fitting_results_exploration.py first)")
+        raise UserError(f"no {CSV_PATTERN} in {folder} (run valid_fitting_results_exploration.py first)")
     return max(candidates, key=os.path.getmtime)
+
+
+def read_selected_names(csv_path, pd, column):
+    """The model names of the results CSV's column ``column``; DataFileError if the file is not such a CSV."""
+    try:
+        return [str(name) for name in pd.read_csv(csv_path)[column]]
+    except (KeyError, ValueError, pd.errors.ParserError) as error:
+        raise DataFileError(csv_path, f"not a results CSV of valid_fitting_results_exploration.py (no column "
+                                      f"{column!r}: {type(error).__name__})") from error
 
 
 def main(argv=None):
     from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
-    p = configure(copy.deepcopy(_DEFAULTS), PRESETS, argv, description=__doc__)
+    p = configure(dict(copy.deepcopy(_DEFAULTS), __file__=__file__), PRESETS, argv, description=__doc__)
     start_time = time.time()
 
     import pandas as pd
@@ -70,12 +81,14 @@ def main(argv=None):
 
     output_dir = p.output_dir or os.path.join(p.models_dir, model_files.BEST_MODELS_FOLDER)
     csv_path = find_results_csv(p.data_dir or output_dir, p.results_csv)
-    selected = [str(name) for name in pd.read_csv(csv_path)[model_selection.FILENAME_COLUMN]]
+    selected = read_selected_names(csv_path, pd, model_selection.FILENAME_COLUMN)
     models = model_files.find_model_files(p.models_dir, include_subfolders=True)
     found = [name for name in selected if name in models]
     print(f"{len(selected)} networks listed in {csv_path}, {len(found)} found in {p.models_dir}")
     for name in sorted(set(selected) - set(found)):
         print(f"  not found: {name}")
+    for name in found:
+        model_files.check_model_files(models[name])  # cheap: a broken file stops the run before any copy
 
     copied = []
     for name in found:
@@ -98,4 +111,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() is not None else 1)
+    run(main)

@@ -19,42 +19,43 @@ An interrupted run restarted with the same arguments resumes from its finished c
 import glob
 import math
 import os
-import sys
 import time
 
 import numpy as np
 
+from neuron_as_deep_net.core.config import option_name, run
+
 # -----------------------------------------------------------------------------
 # run
-random_seed = None  # int; None draws one below 100000, like the original
-num_simulations = 128  # trials in the file
-sim_duration_sec = 6.0  # per trial (the original: 6)
+random_seed = None  # [>= 0, < 4294967296] int; None draws one below 100000, like the original
+num_simulations = 128  # [>= 1] trials in the file
+sim_duration_sec = 6.0  # [> 0] per trial (the original: 6)
 collect_and_save_dvts = True  # save the 639 dendritic voltage traces (1-ms resolution)
-num_samples_per_ms_high_res = 8  # soma/nexus high-res sampling
+num_samples_per_ms_high_res = 8  # [>= 1] soma/nexus high-res sampling (the simulator records 8 per ms)
 # cell and synapses
-synapse_type = "NMDA"  # NMDA | AMPA | AMPA_SK: synapse kind, input ranges and SK_E2 factor of that dataset
-inhibitory_synapse_type = "GABA_A"  # GABA_A | GABA_B
+synapse_type = "NMDA"  # [NMDA | AMPA | AMPA_SK] synapse kind, input ranges and SK_E2 factor of that dataset
+inhibitory_synapse_type = "GABA_A"  # [GABA_A | GABA_B]
 use_active_dendrites = True  # naming only, as in the original
 Ih_vshift = 0  # mV, Ih activation shift
-SKE2_mult_factor = None  # None: 1.0, or 0.1 for AMPA_SK
-morphology = None  # path of cell1.asc (else $L5PC_MORPHOLOGY, else the default location)
+SKE2_mult_factor = None  # [>= 0] None: 1.0, or 0.1 for AMPA_SK
+morphology = None  # [file] path of cell1.asc (else $L5PC_MORPHOLOGY, else the default location)
 check_morphology_checksum = True  # refuse a file that is not the Hay et al. cell1.asc
 # inputs (per-100-ms total spike counts; None: the ranges of the chosen synapse type)
-num_bas_ex_spikes_per_100ms_range = None  # e.g. [0, 800]
-num_bas_ex_inh_spike_diff_per_100ms_range = None  # e.g. [-600, 200]
-num_apic_ex_spikes_per_100ms_range = None  # e.g. [0, 800]
+num_bas_ex_spikes_per_100ms_range = None  # [each >= 0] [low, high], e.g. [0, 800]
+num_bas_ex_inh_spike_diff_per_100ms_range = None  # e.g. [-600, 200]: inhibitory minus excitatory count
+num_apic_ex_spikes_per_100ms_range = None  # [each >= 0] [low, high], e.g. [0, 800]
 num_apic_ex_inh_spike_diff_per_100ms_range = None  # e.g. [-600, 200]
 inst_rate_sampling_time_interval_options_ms = [25, 30, 35, 40, 45, 55, 60, 65, 70, 75, 80, 85, 90, 100, 150, 200,
-                                               300, 450]  # rate-block lengths
+                                               300, 450]  # [each > 0] rate-block lengths
 temporal_inst_rate_smoothing_sigma_options_ms = [25, 30, 35, 40, 50, 60, 80, 100, 150, 200, 300, 400, 500,
-                                                 600]  # Gaussian smoothing sigmas
-inst_rate_sampling_time_interval_jitter_range = 20  # ms
-temporal_inst_rate_smoothing_sigma_jitter_range = 20  # ms
-min_seg_length_um = 10.0  # added to every segment length when computing rates
+                                                 600]  # [each > 0] Gaussian smoothing sigmas
+inst_rate_sampling_time_interval_jitter_range = 20  # [>= 0] ms
+temporal_inst_rate_smoothing_sigma_jitter_range = 20  # [>= 0] ms
+min_seg_length_um = 10.0  # [>= 0] added to every segment length when computing rates
 # integration and execution
-solver = "cvode"  # cvode (the original) | fixed (dt 0.025 ms) | fast (dt 0.05 ms, 2nd order) | coreneuron
-workers = 0  # parallel worker processes; 0 = all cores
-chunk_size = 2  # simulations per checkpointed chunk
+solver = "cvode"  # [cvode | fixed | fast | coreneuron] cvode (the original) | fixed (dt 0.025 ms) | fast (dt 0.05 ms, 2nd order) | coreneuron
+workers = 0  # [>= 0] parallel worker processes; 0 = all cores
+chunk_size = 2  # [>= 1] simulations per checkpointed chunk
 dask_scheduler = ""  # address of a Dask scheduler (e.g. tcp://10.0.0.5:8786); empty = local processes
 # output
 output_dir = "output/data"  # the dataset folder is created inside
@@ -109,6 +110,43 @@ def run_statistics(unrounded_spike_times, duration_sec):
             "averageOutputFrequency": float(total / (duration_sec * len(spikes_per_sim)))}
 
 
+RANGE_PARAMETERS = (("bas_ex", "num_bas_ex_spikes_per_100ms_range"),
+                    ("bas_inh_diff", "num_bas_ex_inh_spike_diff_per_100ms_range"),
+                    ("apic_ex", "num_apic_ex_spikes_per_100ms_range"),
+                    ("apic_inh_diff", "num_apic_ex_inh_spike_diff_per_100ms_range"))
+
+
+def check_parameters(p, ranges, high_res_samples_per_ms):
+    """The checks across parameters (UserError): durations, ranges, jitters against their options."""
+    from neuron_as_deep_net.core.errors import UserError
+
+    if int(round(1000 * p.sim_duration_sec)) < 1:
+        raise UserError(f"--sim-duration-sec must be at least 0.001 (1 ms), got {p.sim_duration_sec}")
+    if p.num_samples_per_ms_high_res != high_res_samples_per_ms:
+        raise UserError(f"--num-samples-per-ms-high-res: the simulator records {high_res_samples_per_ms} samples "
+                        f"per ms; other values are not supported (got {p.num_samples_per_ms_high_res})")
+    for key, name in RANGE_PARAMETERS:
+        value = ranges[key]
+        if len(value) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value) \
+                or value[0] > value[1]:
+            raise UserError(f"{option_name(name)} must be two numbers [low, high] with low <= high (got {value!r})")
+    for tree in ("bas", "apic"):
+        if ranges[f"{tree}_ex"][0] + ranges[f"{tree}_inh_diff"][1] < 0:
+            raise UserError(f"{option_name(f'num_{tree}_ex_inh_spike_diff_per_100ms_range')}: its high end "
+                            f"({ranges[f'{tree}_inh_diff'][1]}) plus the lowest excitatory count "
+                            f"({ranges[f'{tree}_ex'][0]}) is negative: inhibitory counts would be negative")
+    for options, jitter in (("inst_rate_sampling_time_interval_options_ms",
+                             "inst_rate_sampling_time_interval_jitter_range"),
+                            ("temporal_inst_rate_smoothing_sigma_options_ms",
+                             "temporal_inst_rate_smoothing_sigma_jitter_range")):
+        values, spread = getattr(p, options), getattr(p, jitter)
+        if not values:
+            raise UserError(f"{option_name(options)} needs at least one value")
+        if min(values) <= spread:
+            raise UserError(f"{option_name(options)}: every option must exceed {option_name(jitter)} ({spread}), so a "
+                            f"jittered value stays positive (got {min(values)})")
+
+
 def main(argv=None):
     from neuron_as_deep_net.core.config import configure
 
@@ -119,22 +157,18 @@ def main(argv=None):
     from neuron_as_deep_net.core.files import save_pickle
     from neuron_as_deep_net.l5pc.data_format import binary_to_dict
 
-    if p.synapse_type not in SYNAPSE_VARIANTS:
-        raise SystemExit(f"--synapse-type must be one of {sorted(SYNAPSE_VARIANTS)}, got {p.synapse_type!r}")
     excitatory_synapse_type, ske2_factor = SYNAPSE_VARIANTS[p.synapse_type]
     if p.SKE2_mult_factor is not None:
         ske2_factor = float(p.SKE2_mult_factor)
     variant_ranges = inputs.L5PC_INPUT_RANGES[p.synapse_type]
     ranges = {key: list(getattr(p, name) if getattr(p, name) is not None else variant_ranges[key])
-              for key, name in (("bas_ex", "num_bas_ex_spikes_per_100ms_range"),
-                                ("bas_inh_diff", "num_bas_ex_inh_spike_diff_per_100ms_range"),
-                                ("apic_ex", "num_apic_ex_spikes_per_100ms_range"),
-                                ("apic_inh_diff", "num_apic_ex_inh_spike_diff_per_100ms_range"))}
+              for key, name in RANGE_PARAMETERS}
+    check_parameters(p, ranges, simulator.NUM_SAMPLES_PER_MS_HIGH_RES)
+    morphology_path = l5pc_cell.resolve_morphology(p.morphology, p.check_morphology_checksum)
     seed = p.random_seed if p.random_seed is not None else int(np.random.randint(100000))
     print(f"random seed: {seed}" + ("" if p.random_seed is not None else " (drawn)"))
     sim_duration_ms = int(round(1000 * p.sim_duration_sec))
     workers = p.workers or parallel.default_num_workers()
-    morphology_path = l5pc_cell.resolve_morphology(p.morphology, p.check_morphology_checksum)
 
     folder = os.path.join(p.output_dir, dataset_folder_name(p, excitatory_synapse_type, ske2_factor))
     pattern = dataset_file_name(ranges, p.collect_and_save_dvts, "*", p.num_simulations, p.sim_duration_sec, seed)
@@ -240,4 +274,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    run(main)

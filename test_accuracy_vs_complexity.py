@@ -21,24 +21,26 @@ defaults; the quick and smoke presets let them follow the data.
 
 import copy
 import os
-import sys
 import time
+
+from neuron_as_deep_net.core.config import run
+from neuron_as_deep_net.core.errors import UserError
 
 # -----------------------------------------------------------------------------
 # data
 models_dir = "models/best_models"  # the best-models folder: <arch>/<name>_evaluation_test.pickle
-data_dir = ""  # folder of the *_evaluation_test.pickle files instead ('' = models_dir and its sub-folders)
+data_dir = ""  # [folder] folder of the *_evaluation_test.pickle files instead ('' = models_dir and its sub-folders)
 # selection
-min_time_window = 10  # networks with T in [min, max] ms are drawn
-max_time_window = 260
+min_time_window = 10  # [>= 0] networks with T in [min, max] ms are drawn
+max_time_window = 260  # [>= 1]
 # figures
-auc_ylim = [0.979, 0.9981]  # y range of the AUC row; [] = automatic
-explained_variance_ylim = [90.9, 98.3]  # y range of the explained variance row (%); [] = automatic
-min_change_fraction_depth = 0.01  # a curve point is kept when it changes by more than this fraction of its span
-min_change_fraction_width = 0.05
-min_change_fraction_time_window = 0.03
+auc_ylim = [0.979, 0.9981]  # y range [low, high] of the AUC row; [] = automatic
+explained_variance_ylim = [90.9, 98.3]  # y range [low, high] of the explained variance row (%); [] = automatic
+min_change_fraction_depth = 0.01  # [>= 0, < 1] a curve point is kept when it changes by more than this fraction of its span
+min_change_fraction_width = 0.05  # [>= 0, < 1]
+min_change_fraction_time_window = 0.03  # [>= 0, < 1]
 draw_scatter_figures = True  # also the scatter figures of every metric against each complexity measure
-figure_formats = ["png"]  # add pdf and/or svg (written to pdf/ and svg/ sub-folders)
+figure_formats = ["png"]  # [each png | pdf | svg] (pdf and svg are written to pdf/ and svg/ sub-folders)
 # output
 output_dir = "output/figures/S5"  # the CSV and the figures
 # -----------------------------------------------------------------------------
@@ -55,11 +57,23 @@ FIGURE_NAME = "Figure_S5__accuracy_vs_complexity"
 S5_ROWS = ["spikes AUC", "soma explained variance %"]
 
 
+def check_parameters(p):
+    """The checks across parameters (UserError)."""
+    if p.min_time_window > p.max_time_window:
+        raise UserError(f"--min-time-window ({p.min_time_window}) must not exceed --max-time-window "
+                        f"({p.max_time_window})")
+    for name in ("auc_ylim", "explained_variance_ylim"):
+        value = getattr(p, name)
+        if value and not (len(value) == 2 and all(isinstance(v, (int, float)) for v in value) and value[0] < value[1]):
+            raise UserError(f"--{name.replace('_', '-')} must be [] or [low, high] with low < high (got {value!r})")
+
+
 def main(argv=None):
     from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
-    p = configure(copy.deepcopy(_DEFAULTS), PRESETS, argv, description=__doc__)
+    p = configure(dict(copy.deepcopy(_DEFAULTS), __file__=__file__), PRESETS, argv, description=__doc__)
     start_time = time.time()
+    check_parameters(p)
 
     import pandas as pd
 
@@ -74,8 +88,8 @@ def main(argv=None):
     pickles = model_files.find_result_pickles(p.data_dir or p.models_dir, f"*{suffix}.pickle")
     table = ms.results_table(pickles, name_suffix=suffix)
     if table.empty:
-        raise SystemExit(f"no test evaluation pickles (*{suffix}.pickle) in {p.data_dir or p.models_dir} "
-                         f"(run evaluate_CNN_test.py first)")
+        raise UserError(f"no test evaluation pickles (*{suffix}.pickle) in {p.data_dir or p.models_dir} "
+                        f"(run evaluate_CNN_test.py first)")
     table = table.sort_values([ms.BIO_TYPE_COLUMN, "NN_depth", ms.NN_TYPE_COLUMN, "NN_input_time_window",
                                "NN_width", "spikes AUC"], kind="stable")
     csv_path = ms.write_csv(table, os.path.join(p.output_dir, f"best_results_test_{len(table)}_models.csv"))
@@ -85,7 +99,7 @@ def main(argv=None):
     table = ms.filter_results(pd.read_csv(csv_path), min_time_window=p.min_time_window,
                               max_time_window=p.max_time_window)
     if table.empty:
-        raise SystemExit(f"no network has {p.min_time_window} <= T <= {p.max_time_window} ms")
+        raise UserError(f"no network has {p.min_time_window} <= T <= {p.max_time_window} ms (written: {csv_path})")
     if p.draw_scatter_figures:
         for name, fig in ms.scatter_figures(table, 0.0, title="test"):
             save(fig, f"test_scatter__{name}")
@@ -111,4 +125,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() is not None else 1)
+    run(main)

@@ -17,36 +17,37 @@ Writes ``<output_dir>/<cell>/<run name>/``: ``best.weights.h5``, ``model.json`` 
 """
 
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from neuron_as_deep_net.core.config import run  # noqa: E402
+
 # -----------------------------------------------------------------------------
 # data
 data_dir = "output/ball_and_stick/data"  # root holding <short_name>/{train,valid,test}
-cell = "AMPA_point"  # AMPA_point | NMDA_cable (selects the dataset folder by its short name)
-dataset_folder = ""  # explicit dataset folder (overrides data_dir + cell), e.g. a downloaded one
-max_train_files = 0  # 0 = all
+cell = "AMPA_point"  # [AMPA_point | NMDA_cable] selects the dataset folder by its short name
+dataset_folder = ""  # [folder] explicit dataset folder (overrides data_dir + cell), e.g. a downloaded one
+max_train_files = 0  # [>= 0] 0 = all
 # model
-model_type = "TCN"  # TCN | ResNetTCN | ELM | Transformer
-config = "C"  # TCN config A | B | C | D | E (spec table; ignored by the other model types)
+model_type = "TCN"  # [TCN | ResNetTCN | ELM | Transformer]
+config = "C"  # [A | B | C | D | E] TCN config (spec table; ignored by the other model types)
 # training
-num_epochs = 100  # epochs of steps_per_epoch steps
-steps_per_epoch = 0  # 0 = ceil(train files / batch size), the tutorial's epoch
-batch_size = 16  # training windows per step
-train_window_ms = 0  # 0 = the model type's (TCN/ResNetTCN 2048, ELM 1024, Transformer 1280)
-valid_window_ms = 0  # 0 = the model type's (TCN/ResNetTCN/Transformer 4096, ELM 2048)
-learning_rate = 3e-4  # AdamW peak learning rate
-weight_decay = 1e-3  # AdamW decoupled weight decay
-clip_norm = 25.0  # global gradient-norm clip
-warmup_epochs = 10  # learning-rate warm-up; the loss weights ramp from 2.5x to 4x this epoch (0: no schedule)
-cooldown_epochs = 25  # final epochs of linear learning-rate decay
-warmup_steps = 0  # > 0: per-step linear rate warm-up over these steps instead of the per-epoch one (issue 22)
-warmup_start_factor = 0.001  # the per-step warm-up's first rate, as a fraction of learning_rate
-random_seed = 0  # seeds Keras (weights) and the window sampler
+num_epochs = 100  # [>= 1] epochs of steps_per_epoch steps
+steps_per_epoch = 0  # [>= 0] 0 = ceil(train files / batch size), the tutorial's epoch
+batch_size = 16  # [>= 1] training windows per step
+train_window_ms = 0  # [>= 0] 0 = the model type's (TCN/ResNetTCN 2048, ELM 1024, Transformer 1280)
+valid_window_ms = 0  # [>= 0] 0 = the model type's (TCN/ResNetTCN/Transformer 4096, ELM 2048)
+learning_rate = 3e-4  # [> 0] AdamW peak learning rate
+weight_decay = 1e-3  # [>= 0] AdamW decoupled weight decay
+clip_norm = 25.0  # [> 0] global gradient-norm clip
+warmup_epochs = 10  # [>= 0] learning-rate warm-up; the loss weights ramp from 2.5x to 4x this epoch (0: no schedule)
+cooldown_epochs = 25  # [>= 0] final epochs of linear learning-rate decay
+warmup_steps = 0  # [>= 0] > 0: per-step linear rate warm-up over these steps instead of the per-epoch one (issue 22)
+warmup_start_factor = 0.001  # [> 0, <= 1] the per-step warm-up's first rate, as a fraction of learning_rate
+random_seed = 0  # [>= 0, < 4294967296] seeds Keras (weights) and the window sampler
 # evaluation
-test_window_ms = 8128  # one window per test file
+test_window_ms = 8128  # [>= 1] one window per test file
 # output
 output_dir = "output/ball_and_stick/models"  # <cell>/<run name>/ is created inside
 run_name = ""  # empty: <model name>__<model type>_<config>
@@ -70,7 +71,7 @@ def main(argv=None, devices=None):
     from neuron_as_deep_net.core import devices as core_devices
     from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
-    p = configure(globals(), PRESETS, argv, description=__doc__, )
+    p = configure(globals(), PRESETS, argv, description=__doc__)
     started = time.time()
     setup = core_devices.setup_devices(devices, set_policy=False)
     import math
@@ -83,8 +84,10 @@ def main(argv=None, devices=None):
     from neuron_as_deep_net.core import files
     from neuron_as_deep_net.ball_and_stick.evaluation import evaluate_ball_and_stick_twin
 
-    if p.model_type not in DEFAULT_WINDOWS_MS:
-        raise ValueError(f"--model-type must be one of {sorted(DEFAULT_WINDOWS_MS)}, got {p.model_type!r}")
+    training.check_twin_parameters([p.config] if p.model_type == "TCN" else [], p.num_epochs, p.warmup_epochs,
+                                   p.cooldown_epochs, {"--train-window-ms": p.train_window_ms,
+                                                       "--valid-window-ms": p.valid_window_ms,
+                                                       "--test-window-ms": p.test_window_ms})
     keras.utils.set_random_seed(p.random_seed)
     folder = p.dataset_folder or dataset.find_dataset_folder(p.data_dir, p.cell)
     train = dataset.load_split(folder, "train", p.max_train_files or None)
@@ -130,4 +133,4 @@ def main(argv=None, devices=None):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    run(main)

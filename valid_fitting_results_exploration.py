@@ -24,30 +24,32 @@ width and T) and ``valid_best_architectures.png`` (W vs T, W vs D, D vs T), plus
 
 import copy
 import os
-import sys
 import time
+
+from neuron_as_deep_net.core.config import run
+from neuron_as_deep_net.core.errors import UserError
 
 # -----------------------------------------------------------------------------
 # data
 models_dir = "models"  # the models root: <TYPE>/eval_results/<name>.pickle (or eval_results/ directly in it)
-data_dir = ""  # folder of the evaluation pickles instead; '' = <models_dir>/eval_results, <models_dir>/*/eval_results
+data_dir = ""  # [folder] folder of the evaluation pickles instead; '' = <models_dir>/eval_results, <models_dir>/*/eval_results
 # selection
 select_best_auc = True  # best network per architecture by AUC (false: by lowest soma RMSE)
 min_d_prime = 0.5  # filters applied before the selection (inclusive bounds)
-min_auc = 0.6
+min_auc = 0.6  # [>= 0, <= 1]
 min_explained_variance = 60.0  # soma explained variance, %
-max_width = 256  # filters per layer
-max_time_window = 260  # T, ms
-min_num_train_samples = 50000  # training windows
-max_num_train_samples = 5000000
+max_width = 256  # [>= 1] filters per layer
+max_time_window = 260  # [>= 1] T, ms
+min_num_train_samples = 50000  # [>= 0] training windows
+max_num_train_samples = 5000000  # [>= 0]
 # figures
 draw_figures = True  # the scatter and curve figures
-scatter_noise_level = 1.0  # multiplies the x jitter of the first scatter figures
-curves_min_time_window = 10  # the curves use the best rows with T >= this (and width and T bounds above) ...
-curves_min_num_train_samples = 100000  # ... and at least this many training windows
-curves_min_change_fraction = 0.02  # a curve point is kept when it changes by more than this fraction of its y-span
-random_seed = 0  # scatter jitter
-figure_formats = ["png"]  # add pdf and/or svg (written to pdf/ and svg/ sub-folders)
+scatter_noise_level = 1.0  # [>= 0] multiplies the x jitter of the first scatter figures
+curves_min_time_window = 10  # [>= 0] the curves use the best rows with T >= this (and width and T bounds above) ...
+curves_min_num_train_samples = 100000  # [>= 0] ... and at least this many training windows
+curves_min_change_fraction = 0.02  # [>= 0, < 1] a curve point is kept when it changes by more than this fraction of its y-span
+random_seed = 0  # [>= 0] scatter jitter
+figure_formats = ["png"]  # [each png | pdf | svg] (pdf and svg are written to pdf/ and svg/ sub-folders)
 # output
 output_dir = ""  # CSVs and figures; '' = <models_dir>/best_models
 # -----------------------------------------------------------------------------
@@ -66,8 +68,11 @@ _DEFAULTS = {name: copy.deepcopy(value) for name, value in dict(globals()).items
 def main(argv=None):
     from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
-    p = configure(copy.deepcopy(_DEFAULTS), PRESETS, argv, description=__doc__)
+    p = configure(dict(copy.deepcopy(_DEFAULTS), __file__=__file__), PRESETS, argv, description=__doc__)
     start_time = time.time()
+    if p.min_num_train_samples > p.max_num_train_samples:
+        raise UserError(f"--min-num-train-samples ({p.min_num_train_samples}) must not exceed "
+                        f"--max-num-train-samples ({p.max_num_train_samples})")
 
     from neuron_as_deep_net.l5pc import model_selection as ms
     from neuron_as_deep_net.core import files, plotting
@@ -84,8 +89,8 @@ def main(argv=None):
         pickles = model_files.find_result_pickles(p.models_dir, pattern)
     table = ms.results_table(pickles)
     if table.empty:
-        raise SystemExit(f"no validation evaluation pickles in {p.data_dir or p.models_dir} "
-                         f"(run evaluate_CNN_valid.py first)")
+        raise UserError(f"no validation evaluation pickles in {p.data_dir or p.models_dir} "
+                        f"(run evaluate_CNN_valid.py first)")
     ms.write_csv(table, os.path.join(output_dir, f"results_valid_{len(table)}_models.csv"))
     filtered = ms.filter_results(table, p.min_d_prime, p.min_auc, p.min_explained_variance, p.max_width,
                                  max_time_window=p.max_time_window,
@@ -93,8 +98,7 @@ def main(argv=None):
                                  max_num_train_samples=p.max_num_train_samples)
     print(f"{len(table)} evaluated networks, {len(filtered)} pass the filters")
     if filtered.empty:
-        raise SystemExit("no network passes the filters; relax them (e.g. --min-num-train-samples 0; "
-                         "see --help)")
+        raise UserError("no network passes the filters; relax them (e.g. --min-num-train-samples 0; see --help)")
     if p.draw_figures:
         for name, fig in ms.scatter_figures(filtered, p.scatter_noise_level, p.random_seed, "validation"):
             save(fig, f"valid_scatter__{name}")
@@ -134,4 +138,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() is not None else 1)
+    run(main)

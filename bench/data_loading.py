@@ -27,12 +27,12 @@ import numpy as np  # noqa: E402
 
 # -----------------------------------------------------------------------------
 # data
-dataset_file = ""  # a dataset file to parse; "" = write a synthetic one (below) into a temp folder
-num_sims = 16  # synthetic file: simulations
-sim_duration_ms = 6000  # synthetic file: duration of each
-input_probability = 0.012  # synthetic file: input spikes per channel per ms (the L5PC files: ~0.012)
+dataset_file = ""  # [file] a dataset file to parse; "" = write a synthetic one (below) into a temp folder
+num_sims = 16  # [>= 1] synthetic file: simulations
+sim_duration_ms = 6000  # [>= 1] synthetic file: duration of each
+input_probability = 0.012  # [>= 0, <= 1] synthetic file: input spikes per channel per ms (the L5PC files: ~0.012)
 # measurement
-repeats = 3  # best of this many runs of each method
+repeats = 3  # [>= 1] best of this many runs of each method
 # -----------------------------------------------------------------------------
 
 PRESETS = {"paper": {}, "quick": {"num_sims": 8, "repeats": 2},
@@ -133,4 +133,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    from neuron_as_deep_net.core.config import run
+
+    run(main)

@@ -26,13 +26,13 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # -----------------------------------------------------------------------------
-random_seed = 1234  # input draws (the original's generator)
-num_simulations = 4  # per approach
-sim_duration_sec = 1.0  # per simulation
-workers = 0  # for (b) and (c); 0 = all cores
-fast_solver = "fast"  # (c): fast (dt 0.05 ms, Crank-Nicolson) | fixed (dt 0.025 ms, backward Euler)
+random_seed = 1234  # [>= 0] input draws (the original's generator)
+num_simulations = 4  # [>= 1] per approach
+sim_duration_sec = 1.0  # [> 0] per simulation
+workers = 0  # [>= 0] for (b) and (c); 0 = all cores
+fast_solver = "fast"  # [fast | fixed] (c): fast (dt 0.05 ms, Crank-Nicolson) | fixed (dt 0.025 ms, backward Euler)
 coreneuron = True  # measure (d), the fast mode run by CoreNEURON
-morphology = None  # path of cell1.asc (else $L5PC_MORPHOLOGY, else the default location)
+morphology = None  # [file] path of cell1.asc (else $L5PC_MORPHOLOGY, else the default location)
 # -----------------------------------------------------------------------------
 
 PRESETS = {"smoke": {"num_simulations": 2, "sim_duration_sec": 0.2}}
@@ -166,4 +166,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from neuron_as_deep_net.core.config import run
+
+    run(main)

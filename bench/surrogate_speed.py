@@ -29,31 +29,31 @@ import numpy as np  # noqa: E402
 
 # -----------------------------------------------------------------------------
 # data
-data_file = ""  # dataset file of simulate_L5PC_and_create_dataset.py; empty = draw L5PC inputs here
-random_seed = 1234  # numpy RandomState seed for the drawn inputs and the random weights
-num_simulations = 8  # simulations predicted by the networks
-sim_duration_ms = 6000  # network input per simulation
+data_file = ""  # [file] dataset file of simulate_L5PC_and_create_dataset.py; empty = draw L5PC inputs here
+random_seed = 1234  # [>= 0] numpy RandomState seed for the drawn inputs and the random weights
+num_simulations = 8  # [>= 1] simulations predicted by the networks
+sim_duration_ms = 6000  # [>= 1] network input per simulation
 # NEURON
 run_neuron = True  # time NEURON (false: use neuron_seconds_per_sim instead)
-neuron_duration_ms = 6000  # simulated by NEURON, then scaled to sim_duration_ms (a full 6 s takes ~2 min)
-neuron_solver = "cvode"  # cvode (the faithful default) | fixed (dt 0.025 ms) | fast (dt 0.05 ms)
-neuron_seconds_per_sim = 0.0  # used when run_neuron is false: wall seconds of one sim_duration_ms simulation
-morphology = ""  # path of cell1.asc; empty = $L5PC_MORPHOLOGY or the default location
+neuron_duration_ms = 6000  # [>= 1] simulated by NEURON, then scaled to sim_duration_ms (a full 6 s takes ~2 min)
+neuron_solver = "cvode"  # [cvode | fixed | fast] cvode (the faithful default) | fixed (dt 0.025 ms) | fast (dt 0.05 ms)
+neuron_seconds_per_sim = 0.0  # [>= 0] used when run_neuron is false: wall seconds of one sim_duration_ms simulation
+morphology = ""  # [file] path of cell1.asc; empty = $L5PC_MORPHOLOGY or the default location
 # model
-model_file = ""  # trained .keras/.h5 model; empty = build the architecture below
+model_file = ""  # [file] trained .keras/.h5 model; empty = build the architecture below
 filter_sizes = [39, 20, 20, 20, 20, 20, 20]  # 7 layers, T = 38 + 6*19 + 1 = 153 (the paper's 7x128x153)
-num_filters = 128  # per layer
-activation = "relu"  # relu | lrelu
-input_window_size = 400  # the Keras model's window (used by the overlapped evaluation)
+num_filters = 128  # [>= 1] per layer
+activation = "relu"  # [relu | lrelu]
+input_window_size = 400  # [>= 1] the Keras model's window (used by the overlapped evaluation)
 randomize_weights = True  # O(1) random weights (untrained ones give near-constant outputs)
 # timing
-num_repeats = 3  # timed runs of each network pass; the best is reported
-dense_batch_size = 4  # simulations per model.predict batch (dense Keras)
-fast_batch_size = 8  # simulations per fast-path batch
-fast_dense_method = "auto"  # auto | fft | direct: the fast path's layers after the first
-num_threads = 0  # threads of the fast path; 0 = all cores
+num_repeats = 3  # [>= 1] timed runs of each network pass; the best is reported
+dense_batch_size = 4  # [>= 1] simulations per model.predict batch (dense Keras)
+fast_batch_size = 8  # [>= 1] simulations per fast-path batch
+fast_dense_method = "auto"  # [auto | fft | direct] the fast path's layers after the first
+num_threads = 0  # [>= 0] threads of the fast path; 0 = all cores
 time_overlapped = True  # also time the overlapped-window evaluation (§7), dense and fast
-window_batch_size = 64  # windows per predict_fn call in the overlapped evaluation
+window_batch_size = 64  # [>= 1] windows per predict_fn call in the overlapped evaluation
 # output
 output_dir = ""  # if set, params.json and results.json are written here
 # -----------------------------------------------------------------------------
@@ -88,6 +88,10 @@ def main(argv=None):
     from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
+    if not p.run_neuron and p.neuron_seconds_per_sim <= 0:
+        from neuron_as_deep_net.core.errors import UserError
+
+        raise UserError("--run-neuron false needs --neuron-seconds-per-sim > 0")
     import keras
 
     from neuron_as_deep_net.core import fast_inference, fast_layers, model_weights, windows
@@ -113,8 +117,10 @@ def main(argv=None):
     if p.data_file:
         X = parse_sim_experiment_file(p.data_file)[0]
         if X.shape[0] < p.num_simulations or X.shape[1] < p.sim_duration_ms:
-            raise ValueError(f"{p.data_file} holds {X.shape[0]} simulations of {X.shape[1]} ms; "
-                             f"{p.num_simulations} of {p.sim_duration_ms} ms were asked for")
+            from neuron_as_deep_net.core.errors import DataFileError
+
+            raise DataFileError(p.data_file, f"it holds {X.shape[0]} simulations of {X.shape[1]} ms; "
+                                             f"{p.num_simulations} of {p.sim_duration_ms} ms were asked for")
         X = np.ascontiguousarray(X[:p.num_simulations, :p.sim_duration_ms])
         num_segments = X.shape[2] // 2
         print(f"inputs: {X.shape[0]} simulations of {X.shape[1]} ms from {p.data_file}")
@@ -145,8 +151,6 @@ def main(argv=None):
               f"{neuron_seconds:.2f} s per {p.sim_duration_ms}-ms simulation "
               f"(CPU {neuron_cpu_seconds:.2f} s)")
     else:
-        if p.neuron_seconds_per_sim <= 0:
-            raise ValueError("run_neuron is false: give --neuron-seconds-per-sim")
         neuron_seconds = neuron_cpu_seconds = p.neuron_seconds_per_sim
         print(f"(a) NEURON: {neuron_seconds:.2f} s per simulation (given, not measured)")
 
@@ -247,4 +251,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from neuron_as_deep_net.core.config import run
+
+    run(main)

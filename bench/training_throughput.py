@@ -27,19 +27,19 @@ import numpy as np  # noqa: E402
 
 # -----------------------------------------------------------------------------
 # model
-filter_sizes = [35, 21, 21, 21, 21, 20, 20]  # the paper preset of fit_CNN (7x128x153)
-num_filters = 128  # filters per layer
-num_DVT_components = 20  # NMDA
+filter_sizes = [35, 21, 21, 21, 21, 20, 20]  # [each >= 1] the paper preset of fit_CNN (7x128x153)
+num_filters = 128  # [>= 1] filters per layer
+num_DVT_components = 20  # [>= 1] NMDA
 # data
-batch_size = 8  # windows per batch
-window_size = 400  # ms
-input_density = 0.01  # fraction of (channel, ms) bins with an input spike
-num_sims = 32  # simulations in the synthetic file
-sim_duration_ms = 6000  # per simulation
+batch_size = 8  # [>= 1] windows per batch
+window_size = 400  # [>= 1] ms
+input_density = 0.01  # [>= 0, <= 1] fraction of (channel, ms) bins with an input spike
+num_sims = 32  # [>= 1] simulations in the synthetic file
+sim_duration_ms = 6000  # [>= 1] per simulation
 # measurement
-warmup_steps = 3  # untimed steps first (tracing, allocation)
-timed_steps = 24  # timed steps per pipeline
-random_seed = 0  # synthetic data and weights
+warmup_steps = 3  # [>= 0] untimed steps first (tracing, allocation)
+timed_steps = 24  # [>= 1] timed steps per pipeline
+random_seed = 0  # [>= 0] synthetic data and weights
 # -----------------------------------------------------------------------------
 
 PRESETS = {"paper": {}, "quick": {"timed_steps": 12}, "smoke": {"filter_sizes": [5, 3], "num_filters": 4,
@@ -151,4 +151,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    from neuron_as_deep_net.core.config import run
+
+    run(main)

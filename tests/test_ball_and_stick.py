@@ -10,6 +10,7 @@ import pytest
 from neuron_as_deep_net.ball_and_stick import dataset as bsd
 from neuron_as_deep_net.ball_and_stick import inputs
 from neuron_as_deep_net.ball_and_stick import cell as bs
+from neuron_as_deep_net.core.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -365,7 +366,7 @@ def test_experiment_script_smoke(tmp_path):
     assert "CPU 0" in summary["device_report"]["visible"]  # the report, in the experiment's and each twin's JSON
     assert all(row["device_report"] == summary["device_report"] for row in summary["rows"])
     assert script.auc_plot_title(summary["rows"]).endswith("(AMPA_point B: 6 steps; the others 4)")
-    with pytest.raises(ValueError, match="cell:config"):
+    with pytest.raises(UserError, match="cell:config"):
         script.main(["--preset", "smoke", "--long-run", "C", "--long-run-epochs", "3", "--output-dir", str(out)])
     with open(out / "results.csv") as handle:
         lines = handle.read().splitlines()

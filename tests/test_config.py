@@ -227,3 +227,185 @@ def test_repeated_configure_starts_from_the_written_defaults():
     assert first.num_simulations == 9 and namespace["num_simulations"] == 9  # module-level code sees it
     second = configure(namespace, {}, [], verbose=False)
     assert second.num_simulations == 4 and second.names == ["a"]
+
+
+# ---- constraints: the leading [...] of a parameter's inline comment ----------------------------------------------
+
+SCRIPT_SOURCE = '''\
+"""A fake script."""
+num_simulations = 128  # [>= 1] trials
+fraction = 0.5  # [> 0, <= 1] of the files
+solver = "cvode"  # [cvode | fixed | fast] the solver
+excitatory_preset = ""  # ["" | AMPA | NMDA_rodent] empty: the cell's own
+configs = ["A", "B"]  # [each A | B | C]
+repeats = [3,
+           4]  # [each >= 1] per cell (the comment of a multi-line assignment)
+train_dir = ""  # [folder] data
+morphology = None  # [file] cell1.asc
+seed = None  # [>= 0] None draws one
+ranges = None  # [each >= 0] e.g. [0, 800]
+threshold = -55.0  # mV, [not a constraint]: the comment does not start with a bracket
+plain = 3  # no constraint
+PRESETS = {"quick": {"num_simulations": 8}}
+'''
+
+
+@pytest.fixture
+def script(tmp_path):
+    """A fake script file and its globals (with __file__, as configure() gets them from a real script)."""
+    path = tmp_path / "fake_script.py"
+    path.write_text(SCRIPT_SOURCE)
+    namespace = {"__file__": str(path)}
+    exec(compile(SCRIPT_SOURCE, str(path), "exec"), namespace)
+    return namespace
+
+
+def test_read_constraints_from_the_source(script):
+    found = config.read_constraints(script["__file__"])
+    assert {name: text for name, (text, _) in found.items()} == {
+        "num_simulations": ">= 1", "fraction": "> 0, <= 1", "solver": "cvode | fixed | fast",
+        "excitatory_preset": '"" | AMPA | NMDA_rodent', "configs": "each A | B | C", "repeats": "each >= 1",
+        "train_dir": "folder", "morphology": "file", "seed": ">= 0", "ranges": "each >= 0"}
+    assert found["repeats"][1] == 8  # the line of the comment
+
+
+def test_valid_values_pass(script, tmp_path):
+    p = run(script, ["--num-simulations", "1", "--fraction", "1", "--solver", "fast", "--excitatory-preset", "AMPA",
+                     "--configs", "C,A", "--repeats", "1,9", "--train-dir", str(tmp_path),
+                     "--morphology", script["__file__"], "--seed", "0", "--ranges", "0,800"], presets={})
+    assert (p.num_simulations, p.fraction, p.configs, p.ranges, p.seed) == (1, 1.0, ["C", "A"], [0, 800], 0)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--num-simulations", "-2"], "--num-simulations must be >= 1 (got -2)"),
+    (["--num-simulations", "0"], "--num-simulations must be >= 1 (got 0)"),
+    (["--fraction", "0"], "--fraction must be > 0 (got 0.0)"),
+    (["--fraction", "1.5"], "--fraction must be <= 1 (got 1.5)"),
+    (["--solver", "foo"], "--solver must be one of cvode, fixed, fast (got 'foo')"),
+    (["--excitatory-preset", "NMDA"], '--excitatory-preset must be one of "", AMPA, NMDA_rodent (got \'NMDA\')'),
+    (["--configs", "A,F"], "each value of --configs must be one of A, B, C (got 'F')"),
+    (["--repeats", "2,0"], "each value of --repeats must be >= 1 (got 0)"),
+    (["--train-dir", "/no/such/folder"], "--train-dir: folder not found: /no/such/folder"),
+    (["--morphology", "/no/such/cell1.asc"], "--morphology: file not found: /no/such/cell1.asc"),
+    (["--seed", "-1"], "--seed must be >= 0 (got -1)"),
+    (["--seed", "abc"], "--seed must be a number >= 0 (got 'abc')"),
+    (["--ranges", "0,-5"], "each value of --ranges must be >= 0 (got -5)"),
+])
+def test_violations_are_user_errors(script, argv, message):
+    with pytest.raises(config.UserError) as error:
+        run(script, argv, presets={})
+    assert str(error.value) == message
+
+
+def test_path_of_the_wrong_kind(script, tmp_path):
+    with pytest.raises(config.UserError, match="--train-dir: not a folder: "):
+        run(script, ["--train-dir", script["__file__"]], presets={})
+    with pytest.raises(config.UserError, match="--morphology: not a file: "):
+        run(script, ["--morphology", str(tmp_path)], presets={})
+
+
+def test_none_and_empty_skip_every_check(script):
+    p = run(script, ["--seed", "null"], presets={})
+    assert p.seed is None and p.train_dir == "" and p.morphology is None
+
+
+def test_a_chosen_preset_is_checked_like_an_override(script):
+    assert run(script, ["--preset", "ok"], presets={"ok": {"num_simulations": 8}}).num_simulations == 8
+    with pytest.raises(config.UserError, match="--solver must be one of"):
+        run(script, ["--solver", "x", "--preset", "ok"], presets={"ok": {"num_simulations": 8}})
+
+
+def test_a_preset_or_default_breaking_its_constraint_is_a_programming_error(script):
+    broken_default = dict(script, num_simulations=0)
+    with pytest.raises(ValueError, match="preset 'bad' breaks the constraint \\[>= 1\\] of num_simulations"):
+        run(script, [], presets={"bad": {"num_simulations": 0}})  # even when not chosen
+    with pytest.raises(ValueError, match="the default of num_simulations breaks its constraint"):
+        run(broken_default, [], presets={})
+
+
+@pytest.mark.parametrize("comment", ["[positive]", "[>= one]", "[each]", "[file?]"])
+def test_unknown_constraint_word_names_script_and_line(tmp_path, comment):
+    path = tmp_path / "bad_script.py"
+    path.write_text(f"x = 1\nnum_things = 3  # {comment} things\n")
+    namespace = {"__file__": str(path), "x": 1, "num_things": 3}
+    with pytest.raises(ValueError, match="bad_script.py:2: unknown constraint"):
+        run(namespace, [], presets={})
+
+
+def test_unclosed_bracket_is_a_programming_error(tmp_path):
+    path = tmp_path / "bad_script.py"
+    path.write_text("num_things = 3  # [>= 1 things\n")
+    with pytest.raises(ValueError, match="no closing"):
+        run({"__file__": str(path), "num_things": 3}, [], presets={})
+
+
+def test_each_on_a_scalar_and_choices_on_a_list_are_programming_errors():
+    with pytest.raises(ValueError, match="'each' constrains a list"):
+        config.configure({"n": 3}, {}, [], verbose=False, constraints={"n": "each >= 1"})
+    with pytest.raises(ValueError, match="use 'each'"):
+        config.configure({"n": ["a"]}, {}, [], verbose=False, constraints={"n": "a | b"})
+
+
+def test_explicit_constraints_and_a_namespace_without_file():
+    assert config.configure({"n": -3}, {}, [], verbose=False).n == -3  # no __file__: no constraints
+    with pytest.raises(config.UserError, match="--n must be < 10 \\(got 12\\)"):
+        config.configure({"n": 3}, {}, ["--n", "12"], verbose=False, constraints={"n": "[> 0, < 10]"})
+
+
+def test_choices_are_read_as_the_parameter_type():
+    namespace = {"window": 64}
+    assert config.configure(namespace, {}, ["--window", "128"], verbose=False,
+                            constraints={"window": "64 | 128"}).window == 128
+    with pytest.raises(config.UserError, match="must be one of 64, 128 \\(got 100\\)"):
+        config.configure(namespace, {}, ["--window", "100"], verbose=False, constraints={"window": "64 | 128"})
+
+
+def test_violations_leave_the_namespace_untouched(script):
+    with pytest.raises(config.UserError):
+        run(script, ["--num-simulations", "-2", "--solver", "fast"], presets={})
+    assert script["num_simulations"] == 128 and script["solver"] == "cvode"
+
+
+# ---- run(): one line and exit status 2 for a user error, the traceback for anything else -------------------------
+
+def test_run_turns_a_user_error_into_one_line(capsys, monkeypatch):
+    monkeypatch.delenv(config.DEBUG_ENV_VAR, raising=False)
+
+    def main(argv):
+        raise config.UserError("--num-simulations must be >= 1 (got -2)")
+
+    with pytest.raises(SystemExit) as exit_info:
+        config.run(main, ["--num-simulations", "-2"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "error: --num-simulations must be >= 1 (got -2)\n"
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_run_debug_shows_the_traceback(monkeypatch, how):
+    seen = []
+
+    def main(argv):
+        seen.append(argv)
+        raise config.UserError("bad")
+
+    monkeypatch.delenv(config.DEBUG_ENV_VAR, raising=False)
+    argv = ["--a", "1", "--debug"] if how == "flag" else ["--a", "1"]
+    if how == "env":
+        monkeypatch.setenv(config.DEBUG_ENV_VAR, "1")
+    with pytest.raises(config.UserError, match="bad"):
+        config.run(main, argv)
+    assert seen == [["--a", "1"]]  # --debug never reaches the parser
+
+
+def test_run_keeps_programming_errors_and_exit_codes(monkeypatch):
+    monkeypatch.delenv(config.DEBUG_ENV_VAR, raising=False)
+
+    def broken(argv):
+        raise ZeroDivisionError("a bug")
+
+    with pytest.raises(ZeroDivisionError):
+        config.run(broken, [])
+    for result, code in ((None, 1), (False, 1), ({"AUC": 0.9}, 0), ([], 0)):
+        with pytest.raises(SystemExit) as exit_info:
+            config.run(lambda argv, result=result: result, [])
+        assert exit_info.value.code == code

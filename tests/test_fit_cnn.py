@@ -16,6 +16,7 @@ import fit_CNN
 from neuron_as_deep_net.core import devices
 from neuron_as_deep_net.l5pc import networks, training
 from neuron_as_deep_net.core.files import load_pickle
+from neuron_as_deep_net.core.errors import UserError
 
 pytestmark = pytest.mark.slow
 
@@ -139,12 +140,14 @@ def test_architecture_options():
     assert networks.architecture_string(paper) == "DxWxT_7x128x153"
     grown = fit_CNN.resolve_architecture(SimpleNamespace(**dict(base, depth=4, width=32)))
     assert grown["filter_sizes_per_layer"] == [35, 21, 21, 21] and grown["num_filters_per_layer"] == [32] * 4
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError, match="--depth 1 is smaller than the 2 filter sizes"):
         fit_CNN.resolve_architecture(SimpleNamespace(**dict(base, depth=1)))
+    with pytest.raises(UserError, match="longer than the sum of the filter sizes"):
+        fit_CNN.resolve_architecture(SimpleNamespace(**dict(base, input_window_size=56)))
 
 
 def test_missing_data_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(SystemExit, match="no dataset files"):
+    with pytest.raises(UserError, match="no dataset files"):
         fit_CNN.main(["--preset", "smoke", "--train-dir", str(tmp_path / "empty"), "--valid-dir",
                       str(tmp_path / "empty"), "--models-dir", str(tmp_path / "models")])

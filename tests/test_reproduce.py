@@ -13,6 +13,7 @@ sys.path.insert(0, ROOT)
 
 import reproduce  # noqa: E402
 from neuron_as_deep_net.core import report  # noqa: E402
+from neuron_as_deep_net.core.errors import UserError  # noqa: E402
 from conftest import needs_morphology  # noqa: E402
 
 # a 1x1 PNG
@@ -91,8 +92,9 @@ def test_l5pc_stages_stop_clearly_without_morphology(tmp_path, monkeypatch, caps
 
 
 def test_unknown_stage_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match="unknown stage"):
-        reproduce.main(["--stages", "integrate_and_fire,nonsense", "--output-dir", str(tmp_path)])
+    with pytest.raises(UserError, match="unknown stage"):
+        reproduce.main(["--stages", "integrate_and_fire,nonsense", "--output-dir", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
 
 
 def test_report_formatting():

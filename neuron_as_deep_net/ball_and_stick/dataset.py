@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from ..core import coreneuron_engine, parallel
+from ..core.errors import DataFileError, UserError
 from ..core.files import atomic_write, save_npy, save_pickle
 from . import cell
 from . import inputs as input_generation
@@ -101,9 +102,36 @@ def simulation_indices(folder, split):
     return sorted(set.intersection(*sets)) if sets else []
 
 
-def read_simulation(folder, split, index):
-    """The six arrays of one simulation, as a dict."""
-    return {subfolder: np.load(simulation_file(folder, split, subfolder, index)) for subfolder in SUBFOLDERS}
+def read_array(path, subfolder, num_ms=None, num_segments=None):
+    """One .npy file of a simulation, checked against the layout of its subfolder (shape and dtype; ``num_ms`` and
+    ``num_segments`` those of the split's first simulation); DataFileError naming the file otherwise."""
+    shape_of, dtype = SUBFOLDERS[subfolder]
+    if os.path.getsize(path) == 0:
+        raise DataFileError(path, "the .npy file is empty (0 bytes: an interrupted write or copy?)")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        truncated = isinstance(error, EOFError) or any(word in str(error) for word in ("reshape", "read all", "EOF"))
+        problem = "truncated" if truncated else "not a readable .npy file"
+        raise DataFileError(path, f"{problem} ({type(error).__name__}: {str(error)[:100]})",
+                            "delete the simulation's files or create the dataset again") from error
+    if num_ms is None and subfolder == "inputs" and array.ndim == 3:  # the split's first simulation sets them
+        num_segments, num_ms = array.shape[:2]
+    expected = shape_of(num_ms, num_segments) if num_ms is not None else "(segments, ms, 2)"
+    if array.dtype != dtype or array.shape != expected:
+        raise DataFileError(path, f"wrong layout for {subfolder}: {array.shape} {array.dtype}, expected {expected} "
+                                  f"{np.dtype(dtype)}", "is it a file of another dataset?")
+    return array
+
+
+def read_simulation(folder, split, index, num_ms=None, num_segments=None):
+    """The six arrays of one simulation, as a dict (each file checked by :func:`read_array`)."""
+    arrays = {"inputs": read_array(simulation_file(folder, split, "inputs", index), "inputs", num_ms, num_segments)}
+    num_segments, num_ms = arrays["inputs"].shape[:2]
+    for subfolder in list(SUBFOLDERS)[1:]:
+        arrays[subfolder] = read_array(simulation_file(folder, split, subfolder, index), subfolder, num_ms,
+                                       num_segments)
+    return arrays
 
 
 def load_split(folder, split, max_files=None):
@@ -114,9 +142,11 @@ def load_split(folder, split, max_files=None):
     """
     indices = simulation_indices(folder, split)[:max_files]
     if not indices:
-        raise ValueError(f"no complete simulations in {os.path.join(folder, split)} (expected the subfolders "
-                         f"{list(SUBFOLDERS)} with sim_XXXXXXX.npy files)")
-    loaded = [read_simulation(folder, split, index) for index in indices]
+        raise DataFileError(os.path.join(folder, split), f"no complete simulations (expected the subfolders "
+                                                          f"{list(SUBFOLDERS)} with sim_XXXXXXX.npy files)")
+    loaded = [read_simulation(folder, split, indices[0])]
+    num_segments, num_ms = loaded[0]["inputs"].shape[:2]
+    loaded += [read_simulation(folder, split, index, num_ms, num_segments) for index in indices[1:]]
     stack = {subfolder: np.stack([sim[subfolder] for sim in loaded]) for subfolder in SUBFOLDERS}
     num_sims, num_segments, num_ms, _ = stack["inputs"].shape
     return {
@@ -223,8 +253,14 @@ def create_dataset(root, cell_parameters, num_repeats, seed=0, first_repeat=0, t
     info_path = os.path.join(folder, INFO_FILE)
     info = {"runs": []}
     if os.path.exists(info_path):
-        with open(info_path) as handle:
-            info = json.load(handle)
+        try:
+            with open(info_path) as handle:
+                info = json.load(handle)
+        except ValueError:
+            info = None
+        if not (isinstance(info, dict) and isinstance(info.get("runs"), list)):
+            raise DataFileError(info_path, "not a readable dataset record (JSON with a list 'runs')",
+                                "delete it (the finished simulations stay) and run the same command again")
     for run in info["runs"]:
         if run["identity"] == identity:
             if verbose:
@@ -273,6 +309,6 @@ def find_dataset_folder(root, cell_name):
     """The dataset folder of a named cell under root (its short name), or a ValueError saying how to make it."""
     folder = dataset_folder(root, cell.cell_parameters(cell_name))
     if not glob.glob(os.path.join(folder, "train", "inputs", "sim_*.npy")):
-        raise ValueError(f"no {cell_name} dataset in {folder}; create it with "
-                         f"python create_dataset_BS_neuron.py --cell {cell_name} --output-dir {root}")
+        raise UserError(f"no {cell_name} dataset in {folder}; create it with "
+                        f"python create_dataset_BS_neuron.py --cell {cell_name} --output-dir {root}")
     return folder

@@ -261,6 +261,24 @@ def fixed_validation_windows(valid_arrays, window_ms, windows_per_file=1, seed=1
     return scale_ball_and_stick_batch(batch)
 
 
+def check_twin_parameters(configs, num_epochs, warmup_epochs, cooldown_epochs, windows_ms, epochs_option="--num-epochs"):
+    """UserError when warm-up plus cool-down exceed the epochs, or a window (option name -> ms; 0 = the model
+    type's default) is not longer than the receptive field of one of the TCN ``configs``."""
+    from ..core.errors import UserError
+    from .networks import BALL_AND_STICK_TCN_CONFIGS, tcn_receptive_field
+
+    if warmup_epochs + cooldown_epochs > num_epochs:
+        raise UserError(f"--warmup-epochs ({warmup_epochs}) plus --cooldown-epochs ({cooldown_epochs}) must not "
+                        f"exceed {epochs_option} ({num_epochs})")
+    for config in configs:
+        depth, _, kernel_size = BALL_AND_STICK_TCN_CONFIGS[config]
+        field = tcn_receptive_field(depth, kernel_size)
+        for option, window_ms in windows_ms.items():
+            if window_ms and window_ms <= field:
+                raise UserError(f"{option} ({window_ms} ms) must be longer than the receptive field of TCN config "
+                                f"{config} ({field} ms)")
+
+
 def train_ball_and_stick_twin(model, train_arrays, valid_arrays, num_epochs, steps_per_epoch, batch_size=16,
                               train_window_ms=2048, valid_window_ms=4096, learning_rate=3e-4, weight_decay=1e-3,
                               clip_norm=25.0, warmup_epochs=10, cooldown_epochs=25, seed=0, checkpoint_path=None,
@@ -289,11 +307,23 @@ def train_ball_and_stick_twin(model, train_arrays, valid_arrays, num_epochs, ste
 
 def load_ball_and_stick_twin(run_dir):
     """A trained ball-and-stick twin from its run folder: rebuilt as model.json describes, with its best weights."""
+    from ..core.errors import DataFileError, MissingFileError
     from . import twins
 
-    with open(os.path.join(run_dir, "model.json")) as handle:
-        description = json.load(handle)
-    model = twins.build_ball_and_stick_twin(description["model_type"], description["config"],
-                                            description["num_segments"])
-    model.load_weights(os.path.join(run_dir, description["weights"]))
+    path = os.path.join(run_dir, "model.json")
+    if not os.path.isfile(path):
+        raise MissingFileError(path, "twin description (model.json)", "train the twin first")
+    try:
+        with open(path) as handle:
+            description = json.load(handle)
+        model = twins.build_ball_and_stick_twin(description["model_type"], description["config"],
+                                                description["num_segments"])
+        weights = os.path.join(run_dir, description["weights"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise DataFileError(path, f"not a twin description ({type(error).__name__}: {str(error)[:100]})") from error
+    try:
+        model.load_weights(weights)
+    except (ValueError, OSError) as error:
+        raise DataFileError(weights, f"cannot load these weights into {description['model_type']} "
+                                     f"{description['config']} ({str(error)[:120]})") from error
     return model

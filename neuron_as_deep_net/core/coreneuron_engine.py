@@ -64,7 +64,7 @@ def prepare():
     if _library_in_use is None:
         available, reason = availability()
         if not available:
-            raise RuntimeError(f"CoreNEURON cannot run here: {reason}")
+            raise mechanisms.MechanismError(f"CoreNEURON cannot run here: {reason}")
         _library_in_use = mechanisms.build_coreneuron_library(project_mod_files())
     os.environ["CORENEURONLIB"] = str(_library_in_use)
     return _library_in_use

@@ -27,6 +27,17 @@ import dataclasses
 import importlib.metadata
 import re
 
+from .errors import UserError
+
+
+class DeviceChoiceError(UserError, ValueError):
+    """A device option that does not fit this machine or the other options (one line, exit 2)."""
+
+
+class TensorFlowInstallError(UserError, RuntimeError):
+    """Two TensorFlow wheels installed at once (one line, exit 2, with the fix)."""
+
+
 # the wheels that each install the whole 'tensorflow' package (tensorflow-intel / -macos are parts of
 # 'tensorflow' on Windows / macOS, installed with it, and are not counted)
 TENSORFLOW_WHEELS = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tf-nightly", "tf-nightly-cpu",
@@ -57,7 +68,7 @@ def check_single_tensorflow(distributions=None):
     """Raise RuntimeError when more than one TensorFlow wheel is installed (they overwrite each other)."""
     wheels = installed_tensorflow_wheels(distributions)
     if len(wheels) > 1:
-        raise RuntimeError(
+        raise TensorFlowInstallError(
             f"{len(wheels)} TensorFlow wheels are installed ({', '.join(wheels)}); they overwrite each other's "
             f"files, so which one runs is undefined. Fix: python -m pip uninstall -y {' '.join(wheels)}, then "
             f"reinstall ONE requirements file: python -m pip install -r requirements.txt (CPU) or "
@@ -86,7 +97,7 @@ def parse_device(text):
         return text
     match = re.fullmatch(r"\s*(?:/?[a-z_]*device:)?(CPU|GPU)[ :]?(\d+)?\s*(?::\s*(.*?))?\s*", str(text), re.I)
     if not match:
-        raise ValueError(f"not a device: {text!r} (expected e.g. 'CPU 0' or 'GPU 0: NVIDIA A100')")
+        raise DeviceChoiceError(f"not a device: {text!r} (expected e.g. 'CPU 0' or 'GPU 0: NVIDIA A100')")
     return Device(match.group(1).upper(), int(match.group(2) or 0), match.group(3) or "")
 
 
@@ -148,7 +159,7 @@ def parse_choice(value, name):
         return True
     if text in ("false", "0", "no", "off"):
         return False
-    raise ValueError(f"{name} must be one of {' | '.join(CHOICES)}, got {value!r}")
+    raise DeviceChoiceError(f"{name} must be one of {' | '.join(CHOICES)}, got {value!r}")
 
 
 def resolve_first_layer(sparse_first_layer, report):
@@ -167,7 +178,7 @@ def resolve_jit_compile(jit_compile, report, sparse_first_layer, distributed=Fal
     if choice == "auto":
         return uses_gpu(report) and not sparse_first_layer and not distributed
     if choice and sparse_first_layer:
-        raise ValueError("jit_compile true needs the dense first layer (--sparse-first-layer false): XLA cannot "
+        raise DeviceChoiceError("jit_compile true needs the dense first layer (--sparse-first-layer false): XLA cannot "
                          "compile the sparse layer's data-dependent shapes")
     return choice
 
@@ -179,11 +190,11 @@ def resolve_inference_path(inference_path, report, mixed_precision=False):
     """
     path = str(inference_path).strip().lower()
     if path not in INFERENCE_PATHS:
-        raise ValueError(f"inference_path must be one of {' | '.join(INFERENCE_PATHS)}, got {inference_path!r}")
+        raise DeviceChoiceError(f"inference_path must be one of {' | '.join(INFERENCE_PATHS)}, got {inference_path!r}")
     if path == "auto":
         path = "keras" if uses_gpu(report) else "fast"
     if mixed_precision and path == "fast":
-        raise ValueError("mixed precision applies to Keras predict: use --inference-path keras (or auto on a GPU)")
+        raise DeviceChoiceError("mixed precision applies to Keras predict: use --inference-path keras (or auto on a GPU)")
     return path
 
 
@@ -194,7 +205,7 @@ def inference_predict_fn(model, path, batch_size=64, mixed_precision=False):
     if path == "fast":
         return fast_inference.fast_predict_fn(model, batch_size=batch_size)
     if path != "keras":
-        raise ValueError(f"inference path must be 'fast' or 'keras', got {path!r}")
+        raise DeviceChoiceError(f"inference path must be 'fast' or 'keras', got {path!r}")
     return windows.keras_predict_fn(mixed_precision_clone(model) if mixed_precision else model, batch_size)
 
 
@@ -205,7 +216,7 @@ def inference_predict_fn(model, path, batch_size=64, mixed_precision=False):
 def check_mixed_precision(mixed_precision, report):
     """Raise ValueError for mixed precision without a GPU (float16 on a CPU is slower, not what it is for)."""
     if mixed_precision and not uses_gpu(report):
-        raise ValueError(f"--mixed-precision true needs a GPU, and none is visible ({', '.join(report['visible'])}"
+        raise DeviceChoiceError(f"--mixed-precision true needs a GPU, and none is visible ({', '.join(report['visible'])}"
                          f"): float16 compute on a CPU is slower than float32; drop the flag")
 
 
@@ -241,7 +252,7 @@ def make_strategy(distribute):
     """None for 'none'; for 'mirrored' a MirroredStrategy over the logical GPUs (the logical CPUs if none)."""
     kind = str(distribute).strip().lower()
     if kind not in DISTRIBUTE_CHOICES:
-        raise ValueError(f"distribute must be one of {' | '.join(DISTRIBUTE_CHOICES)}, got {distribute!r}")
+        raise DeviceChoiceError(f"distribute must be one of {' | '.join(DISTRIBUTE_CHOICES)}, got {distribute!r}")
     if kind == "none":
         return None
     import tensorflow as tf
@@ -253,7 +264,7 @@ def make_strategy(distribute):
 def check_batch_split(batch_size, num_replicas):
     """Raise ValueError unless the global batch splits evenly across the replicas (same loss as one device)."""
     if num_replicas and int(batch_size) % int(num_replicas):
-        raise ValueError(f"batch_size {batch_size} does not split evenly across {num_replicas} replicas; choose a "
+        raise DeviceChoiceError(f"batch_size {batch_size} does not split evenly across {num_replicas} replicas; choose a "
                          f"multiple of {num_replicas}")
 
 

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from .errors import PICKLE_ERRORS, DataFileError, MissingFileError, pickle_problem
+
 
 def current_umask():
     """The process umask (read without changing it for good)."""
@@ -46,14 +48,25 @@ def save_pickle(obj, path, protocol=2):
         pickle.dump(obj, handle, protocol=protocol)
 
 
-def load_pickle(path):
-    """Load a pickle written by Python 3 or by the authors' Python 2 (latin1 fallback)."""
+def load_pickle(path, what="file"):
+    """Load a pickle written by Python 3 or by the authors' Python 2 (latin1 fallback).
+
+    A file that is missing, empty, truncated or not a pickle raises :class:`~.errors.DataFileError` (a user
+    error) naming the file and what is wrong; ``what`` names the kind of file in the message.
+    """
+    if not os.path.isfile(path):
+        raise MissingFileError(path, what)
+    if os.path.getsize(path) == 0:
+        raise DataFileError(path, f"the {what} is empty (0 bytes: an interrupted write?)")
     with open(path, "rb") as handle:
         try:
-            return pickle.load(handle)
-        except UnicodeDecodeError:
-            handle.seek(0)
-            return pickle.load(handle, encoding="latin1")
+            try:
+                return pickle.load(handle)
+            except UnicodeDecodeError:
+                handle.seek(0)
+                return pickle.load(handle, encoding="latin1")
+        except PICKLE_ERRORS as error:
+            raise DataFileError(path, pickle_problem(error)) from error
 
 
 def atomic_keras_file(write, path):

@@ -27,6 +27,8 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
+from .errors import MechanismError
+
 try:
     import fcntl
 except ImportError:  # not POSIX: rely on the atomic rename alone
@@ -69,9 +71,9 @@ def load_mechanisms(mods_dir=MODS_DIR, extra_mod_files=()) -> None:
     """Compile (first use only, cached by content hash) and load mods_dir/*.mod plus extra_mod_files.
 
     Idempotent: a mechanism already registered in NEURON (by an earlier call, a `special` binary or
-    NRN_NMODL_PATH) is skipped, and only the missing ones are compiled and loaded. Raises RuntimeError with a
-    one-line diagnosis (and the tail of the compiler log) if nrnivmodl, make or a C++ compiler is missing or
-    the build fails, and ValueError for bad arguments.
+    NRN_NMODL_PATH) is skipped, and only the missing ones are compiled and loaded. Raises MechanismError (a
+    RuntimeError and a user error) with a one-line diagnosis (and the tail of the compiler log) if nrnivmodl,
+    make or a C++ compiler is missing or the build fails, and ValueError for bad arguments.
     """
     mods_dir = Path(mods_dir).resolve()
     extra_mod_files = tuple(Path(p).resolve() for p in extra_mod_files)
@@ -105,7 +107,7 @@ def load_mechanisms(mods_dir=MODS_DIR, extra_mod_files=()) -> None:
         _load_library(cache_dir)
         for path in missing:
             if not hasattr(h, names[path]):
-                raise RuntimeError(f"loaded {cache_dir} but {names[path]} is still unknown to NEURON")
+                raise MechanismError(f"loaded {cache_dir} but {names[path]} is still unknown to NEURON")
             _registered_by_us[names[path]] = digests[path]
     _loaded_calls.add(call_key)
 
@@ -250,7 +252,7 @@ def _build(mod_files, cache_dir, nrnivmodl_args=(), support_files=None, library_
                                     stderr=subprocess.STDOUT, text=True, errors="replace")
             (build_dir / "nrnivmodl.log").write_text(result.stdout)
             if result.returncode != 0 or library_path(build_dir) is None:
-                raise RuntimeError(_failure_message(result, cache_dir))
+                raise MechanismError(_failure_message(result, cache_dir))
             (build_dir / COMPLETE_MARKER).write_text("".join(f"{p}\n" for p in mod_files))
             if cache_dir.exists():  # a stale entry without the marker (cannot normally happen)
                 shutil.rmtree(cache_dir)
@@ -268,15 +270,15 @@ def _find_nrnivmodl():
         return str(candidate)
     found = shutil.which("nrnivmodl")
     if found is None:
-        raise RuntimeError("nrnivmodl not found next to the Python interpreter or on PATH; "
+        raise MechanismError("nrnivmodl not found next to the Python interpreter or on PATH; "
                            "install NEURON into this environment (pip install neuron)")
     return found
 
 
 def _build_environment():
-    """Environment for nrnivmodl; checks that make and a C++ compiler exist (RuntimeError if not)."""
+    """Environment for nrnivmodl; checks that make and a C++ compiler exist (MechanismError if not)."""
     if shutil.which("make") is None:
-        raise RuntimeError("nrnivmodl failed: 'make' not found; install make "
+        raise MechanismError("nrnivmodl failed: 'make' not found; install make "
                            "(Debian/Ubuntu: apt-get install build-essential)")
     env = dict(os.environ)
     # a running NEURON sets NMODLHOME to its share/nrn, where nmodl (the CoreNEURON build's translator) does not
@@ -288,14 +290,14 @@ def _build_environment():
     if configured and shutil.which(configured):
         return env
     if "CXX" in env:
-        raise RuntimeError(f"nrnivmodl failed: C++ compiler CXX={env['CXX']!r} not found; {COMPILER_FIX}")
+        raise MechanismError(f"nrnivmodl failed: C++ compiler CXX={env['CXX']!r} not found; {COMPILER_FIX}")
     for cxx, cc in (("g++", "gcc"), ("c++", "cc"), ("clang++", "clang")):
         if shutil.which(cxx):
             env["CXX"] = cxx
             if "CC" not in env and shutil.which(cc):
                 env["CC"] = cc
             return env
-    raise RuntimeError(f"nrnivmodl failed: no C/C++ compiler found; {COMPILER_FIX}")
+    raise MechanismError(f"nrnivmodl failed: no C/C++ compiler found; {COMPILER_FIX}")
 
 
 def _failure_message(result, cache_dir):
@@ -320,6 +322,6 @@ def _load_library(cache_dir):
     import neuron
 
     if _library_path(cache_dir) is None:
-        raise RuntimeError(f"no compiled mechanism library in {cache_dir}; delete that folder and retry")
+        raise MechanismError(f"no compiled mechanism library in {cache_dir}; delete that folder and retry")
     if not neuron.load_mechanisms(str(cache_dir), warn_if_already_loaded=False):
-        raise RuntimeError(f"NEURON could not load the mechanism library in {cache_dir}")
+        raise MechanismError(f"NEURON could not load the mechanism library in {cache_dir}")

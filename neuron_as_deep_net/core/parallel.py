@@ -18,6 +18,7 @@ import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
+from .errors import DataFileError
 from .files import atomic_write, load_pickle, save_pickle
 
 _WORKER_SIMULATORS = {}  # per process: (factory, config) -> simulator, built on first use
@@ -65,11 +66,15 @@ class ChunkCheckpoints:
         os.makedirs(folder, exist_ok=True)
         identity_path = os.path.join(folder, "run_identity.json")
         if os.path.exists(identity_path):
-            with open(identity_path) as handle:
-                stored = json.load(handle)
+            try:
+                with open(identity_path) as handle:
+                    stored = json.load(handle)
+            except ValueError as error:
+                raise DataFileError(identity_path, "an unreadable checkpoint record",
+                                    f"remove the folder {folder} to start again") from error
             if stored != run_identity:
-                raise ValueError(f"the checkpoint folder {folder} belongs to a run with other arguments; "
-                                 f"remove it or use the same arguments to resume")
+                raise DataFileError(folder, "the checkpoint folder belongs to a run with other arguments",
+                                    "remove it or use the same arguments to resume")
         else:
             with atomic_write(identity_path, "w") as handle:
                 json.dump(run_identity, handle, indent=4, sort_keys=True)

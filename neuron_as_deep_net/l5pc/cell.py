@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from ..core.errors import UserError
 from ..core.mechanisms import load_mechanisms
 
 
@@ -112,6 +113,14 @@ def define_morphology_template(h):
         h(MORPHOLOGY_TEMPLATE)
 
 
+class MorphologyNotFoundError(UserError, FileNotFoundError):
+    """The morphology file is missing (the message says where it was looked for and how to get it)."""
+
+
+class MorphologyMismatchError(UserError, ValueError):
+    """The morphology file is not the Hay et al. cell1.asc, or NEURON cannot read it as a morphology."""
+
+
 def text_sha256(data):
     """SHA-256 hex digest of text bytes with CRLF line endings normalised to LF (the morphology's checksum)."""
     return hashlib.sha256(data.replace(b"\r\n", b"\n")).hexdigest()
@@ -134,14 +143,14 @@ def resolve_morphology(path=None, check_checksum=True):
     if not path:
         path, source = DEFAULT_MORPHOLOGY, "the default location"
     if not os.path.isfile(path):
-        raise FileNotFoundError(
+        raise MorphologyNotFoundError(
             f"L5PC morphology not found at {path} ({source}). It is third-party data (Hay et al. 2011, "
             f"ModelDB 139653) and is not in the repository: run `{DOWNLOAD_COMMAND}`, or pass "
             f"--morphology PATH, or set {MORPHOLOGY_ENV_VAR}=PATH.")
     if check_checksum:
         digest = file_sha256(path)
         if digest != MORPHOLOGY_SHA256:
-            raise ValueError(
+            raise MorphologyMismatchError(
                 f"{path} ({source}) is not the Hay et al. 2011 cell1.asc (SHA-256 of its LF-normalised text "
                 f"{digest[:12]}..., expected {MORPHOLOGY_SHA256[:12]}...; LF and CRLF copies are both accepted): run `{DOWNLOAD_COMMAND}` to fetch the right file, or pass "
                 f"--check-morphology-checksum false to use another morphology on purpose.")
@@ -190,8 +199,16 @@ class L5PCCell:
         self.hoc_cell = h.L5PCMorphologyHolder()
         reader = h.Import3d_Neurolucida3()
         reader.quiet = 1
-        reader.input(self.morphology_path)
-        h.Import3d_GUI(reader, False).instantiate(self.hoc_cell)
+        try:
+            reader.input(self.morphology_path)
+            h.Import3d_GUI(reader, False).instantiate(self.hoc_cell)
+        except RuntimeError as error:  # NEURON's hoc error on a file it cannot read
+            raise MorphologyMismatchError(f"{self.morphology_path}: NEURON cannot read it as a Neurolucida "
+                                          f"morphology ({error})") from error
+        counts = [sum(1 for _ in section_list or []) for section_list in (self.hoc_cell.basal, self.hoc_cell.apical)]
+        if min(counts) == 0:
+            raise MorphologyMismatchError(f"{self.morphology_path}: not an L5PC morphology (NEURON read {counts[0]} "
+                                          f"basal and {counts[1]} apical sections from it)")
         self.soma = list(self.hoc_cell.soma)
         self.dend = list(self.hoc_cell.dend)
         self.apic = list(self.hoc_cell.apic)

@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from ..core.errors import DataFileError, MissingFileError
 from ..core.files import load_pickle
 
 
@@ -63,20 +64,42 @@ def spike_times_to_labels(output_spike_times, num_time_bins):
     return labels
 
 
-def load_experiment(path):
-    """Load a simulation file and check its layout (spec §1.1); raise one clear ValueError if it is wrong."""
+SIMULATION_FILE_HINT = "expected a dataset file written by simulate_L5PC_and_create_dataset.py (or the authors' files)"
+
+
+def check_pickle_file(path, what="dataset file"):
+    """Cheap checks of a pickle file without reading it all: it exists, is not empty and ends with the pickle
+    STOP opcode (a truncated copy almost never does); raises DataFileError naming the file."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"dataset file not found: {path}")
-    experiment = load_pickle(path)
+        raise MissingFileError(path, what)
+    size = os.path.getsize(path)
+    if size == 0:
+        raise DataFileError(path, f"the {what} is empty (0 bytes: an interrupted write or copy?)")
+    with open(path, "rb") as handle:
+        handle.seek(size - 1)
+        if handle.read(1) != b".":
+            raise DataFileError(path, f"the {what} is truncated or not a pickle (it does not end like one)",
+                                "copy or create it again")
+
+
+def load_experiment(path):
+    """Load a simulation file and check its layout (spec §1.1); DataFileError (naming the file) if it is wrong."""
+    check_pickle_file(path)
+    experiment = load_pickle(path, what="dataset file")
     if not isinstance(experiment, dict) or "Params" not in experiment or "Results" not in experiment:
-        raise ValueError(f"{path} is not a simulation file: expected a dict with 'Params' and 'Results' "
-                         f"(the layout written by simulate_L5PC_and_create_dataset.py)")
-    sims = experiment["Results"].get("listOfSingleSimulationDicts")
-    if not sims:
-        raise ValueError(f"{path}: 'Results' holds no 'listOfSingleSimulationDicts'")
+        raise DataFileError(path, "not a simulation file: expected a dict with 'Params' and 'Results'",
+                            SIMULATION_FILE_HINT)
+    results = experiment["Results"]
+    sims = results.get("listOfSingleSimulationDicts") if isinstance(results, dict) else None
+    if not sims or not isinstance(sims, (list, tuple)) or not all(isinstance(sim, dict) for sim in sims):
+        raise DataFileError(path, "not a simulation file: 'Results' holds no list 'listOfSingleSimulationDicts' "
+                                  "of simulation dicts", SIMULATION_FILE_HINT)
     missing = {"exInputSpikeTimes", "inhInputSpikeTimes", "outputSpikeTimes", "somaVoltageLowRes"} - set(sims[0])
     if missing:
-        raise ValueError(f"{path}: simulation dicts lack the keys {sorted(missing)}")
+        raise DataFileError(path, f"not a simulation file: its simulation dicts lack the keys {sorted(missing)}",
+                            SIMULATION_FILE_HINT)
+    if not isinstance(experiment["Params"], dict):
+        raise DataFileError(path, "not a simulation file: 'Params' is not a dict", SIMULATION_FILE_HINT)
     return experiment
 
 
@@ -85,15 +108,15 @@ def num_segments_of(experiment):
     return len(experiment["Params"].get("allSegmentsType", [None] * NUM_SEGMENTS))
 
 
-def parse_experiment(experiment, num_segments=None, include_dvts=False):
+def parse_experiment(experiment, num_segments=None, include_dvts=False, path=""):
     """Arrays of one file: X bool (sims, T, 2*segments), y_spike bool (sims, T), y_soma float32 (sims, T)[, DVTs].
 
     Spec §1.3 with the axes reordered sims-first. DVTs (if asked) are float16 (sims, segments, T).
     """
     file_segments = num_segments_of(experiment)
     if num_segments is not None and num_segments != file_segments:
-        raise ValueError(f"the file has {file_segments} segments but {num_segments} were expected "
-                         f"(a model for {num_segments // 1} segments cannot read it)")
+        raise DataFileError(path or "dataset file", f"wrong number of segments (expected {num_segments}, got "
+                                                    f"{file_segments}): it was simulated for another cell")
     sims = experiment["Results"]["listOfSingleSimulationDicts"]
     num_time_bins = len(sims[0]["somaVoltageLowRes"])
     num_sims = len(sims)
@@ -108,7 +131,8 @@ def parse_experiment(experiment, num_segments=None, include_dvts=False):
         y_soma[k] = sim["somaVoltageLowRes"]
         if include_dvts:
             if "dendriticVoltagesLowRes" not in sim:
-                raise ValueError("this file was saved without DVTs (collectAndSaveDVTs=False)")
+                raise DataFileError(path or "dataset file", "saved without DVTs (collectAndSaveDVTs=False)",
+                                    "simulate it again without --no-dvts")
             dvts[k] = sim["dendriticVoltagesLowRes"]
     if include_dvts:
         return X, y_spike, y_soma, dvts
@@ -117,4 +141,4 @@ def parse_experiment(experiment, num_segments=None, include_dvts=False):
 
 def parse_sim_experiment_file(path, num_segments=None, include_dvts=False):
     """Load and parse one dataset file (see :func:`parse_experiment`)."""
-    return parse_experiment(load_experiment(path), num_segments=num_segments, include_dvts=include_dvts)
+    return parse_experiment(load_experiment(path), num_segments=num_segments, include_dvts=include_dvts, path=path)

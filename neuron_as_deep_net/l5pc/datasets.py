@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.errors import DataFileError, MissingFileError, UserError
 from ..core.files import atomic_write
 from ..core.windows import index_dtype
-from .data_format import NUM_SEGMENTS, load_experiment
+from .data_format import NUM_SEGMENTS, check_pickle_file, load_experiment
 
 
 #: Dataset files in a train/valid/test folder. Looser than the original's '*_6_secDuration_*'
@@ -51,7 +52,7 @@ def list_dataset_files(directory, pattern=DATASET_GLOB):
     if not directory:
         return []
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"dataset folder not found: {directory}")
+        raise MissingFileError(directory, "dataset folder")
     return sorted(glob.glob(os.path.join(glob.escape(directory), pattern)))
 
 
@@ -109,8 +110,8 @@ def _spike_coordinates(spike_dicts, num_segments, num_time_bins, where):
     for sim_index, (ex_dict, inh_dict) in enumerate(spike_dicts):
         for offset, spikes in ((0, ex_dict), (num_segments, inh_dict)):
             if not isinstance(spikes, dict):
-                raise ValueError(f"{where}: simulation {sim_index}: input spikes must be a dict "
-                                 f"{{segment: [times]}}, got {type(spikes).__name__}")
+                raise DataFileError(where, f"simulation {sim_index}: input spikes must be a dict "
+                                           f"{{segment: [times]}}, got {type(spikes).__name__}")
             dicts.append(spikes)
             sim_of_dict.append(sim_index)
             offset_of_dict.append(offset)
@@ -122,11 +123,11 @@ def _spike_coordinates(spike_dicts, num_segments, num_time_bins, where):
     times = _int_array(lambda: itertools.chain.from_iterable(itertools.chain.from_iterable(d.values() for d in dicts)),
                        total, "spike times")
     if keys.size and (keys.min() < 0 or keys.max() >= num_segments):
-        raise ValueError(f"{where}: input spike dict keys must be segment indices in [0, {num_segments}), "
-                         f"found {int(keys.min())}..{int(keys.max())}")
+        raise DataFileError(where, f"input spike dict keys must be segment indices in [0, {num_segments}), "
+                                   f"found {int(keys.min())}..{int(keys.max())}: written for another cell?")
     if times.size and (times.min() < 0 or times.max() >= num_time_bins):
-        raise ValueError(f"{where}: input spike times must lie in [0, {num_time_bins}) ms, "
-                         f"found {int(times.min())}..{int(times.max())}")
+        raise DataFileError(where, f"input spike times must lie in [0, {num_time_bins}) ms, "
+                                   f"found {int(times.min())}..{int(times.max())}")
     channel_of_key = keys + np.repeat(np.asarray(offset_of_dict, dtype=np.int64), keys_per_dict)
     sim_of_key = np.repeat(np.asarray(sim_of_dict, dtype=np.int64), keys_per_dict)
     return np.repeat(sim_of_key, counts), times, np.repeat(channel_of_key, counts)
@@ -139,8 +140,8 @@ def _label_coordinates(output_spike_times, num_time_bins, where):
     times = np.concatenate(arrays) if arrays else np.zeros(0)
     bins = (times - 0.5).astype(np.int64)  # int() truncates toward zero, like the original
     if bins.size and (bins.min() < 0 or bins.max() >= num_time_bins):
-        raise ValueError(f"{where}: output spike times must lie in [0, {num_time_bins} + 0.5) ms, "
-                         f"found {times.min()}..{times.max()}")
+        raise DataFileError(where, f"output spike times must lie in [0, {num_time_bins} + 0.5) ms, "
+                                   f"found {times.min()}..{times.max()}")
     return np.repeat(np.arange(len(arrays), dtype=np.int64), counts), bins
 
 
@@ -181,11 +182,13 @@ def _check_layout(experiment, num_segments, where):
     if "allSegmentsType" in params:
         file_segments = len(params["allSegmentsType"])
         if file_segments != num_segments:
-            raise ValueError(f"{where} was simulated with {file_segments} dendritic segments but the model expects "
-                             f"{num_segments} ({2 * num_segments} input channels); use files of the same cell")
+            raise DataFileError(where, f"wrong number of segments (expected {num_segments}, got {file_segments}): "
+                                       f"simulated with {file_segments} dendritic segments but the model expects "
+                                       f"{num_segments} ({2 * num_segments} input channels)",
+                                "use files of the same cell")
     lengths = {len(sim["somaVoltageLowRes"]) for sim in sims}
     if len(lengths) != 1:
-        raise ValueError(f"{where}: simulations have different durations {sorted(lengths)} (somaVoltageLowRes)")
+        raise DataFileError(where, f"simulations have different durations {sorted(lengths)} (somaVoltageLowRes)")
     return len(sims), lengths.pop()
 
 
@@ -208,11 +211,12 @@ def parse_experiment_arrays(experiment, num_segments=NUM_SEGMENTS, include_dvts=
     dvts = None
     if include_dvts:
         if any("dendriticVoltagesLowRes" not in sim for sim in sims):
-            raise ValueError(f"{where} was saved without DVTs (collectAndSaveDVTs=False); fit_CNN needs them")
+            raise DataFileError(where, "saved without DVTs (collectAndSaveDVTs=False); fit_CNN needs them",
+                                "simulate it again without --no-dvts")
         dvts = np.stack([np.asarray(sim["dendriticVoltagesLowRes"], dtype=np.float16) for sim in sims])
         if dvts.shape[1:] != (num_segments, num_time_bins):
-            raise ValueError(f"{where}: dendriticVoltagesLowRes has shape {dvts.shape[1:]}, expected "
-                             f"({num_segments}, {num_time_bins})")
+            raise DataFileError(where, f"dendriticVoltagesLowRes has shape {dvts.shape[1:]}, expected "
+                                       f"({num_segments}, {num_time_bins})")
     return ParsedFile(path, shape, spike_index, y_spike, y_soma, dvts)
 
 
@@ -223,14 +227,29 @@ def parse_experiment_arrays(experiment, num_segments=NUM_SEGMENTS, include_dvts=
 _SHA256_MEMO = {}
 
 
+def _sidecar_path(path, cache_dir):
+    path_tag = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:8]  # same name in other folders
+    return os.path.join(cache_dir, f"{os.path.basename(path)}.{path_tag}.sha256.json")
+
+
+def _save_sidecar(path, cache_dir, value, stat):
+    """Remember a file's sha256 in ``cache_dir`` (only if that folder exists: nothing is created here)."""
+    if not cache_dir or not os.path.isdir(cache_dir):
+        return
+    try:
+        with atomic_write(_sidecar_path(path, cache_dir), "w") as handle:
+            json.dump({"sha256": value, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}, handle)
+    except OSError:
+        pass
+
+
 def file_sha256(path, cache_dir=None):
     """sha256 of a file; memoized per (path, size, mtime) in-process and in ``cache_dir`` (a small JSON)."""
     stat = os.stat(path)
     identity = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
     if identity in _SHA256_MEMO:
         return _SHA256_MEMO[identity]
-    path_tag = hashlib.sha1(identity[0].encode()).hexdigest()[:8]  # files of the same name in other folders
-    sidecar = os.path.join(cache_dir, f"{os.path.basename(path)}.{path_tag}.sha256.json") if cache_dir else None
+    sidecar = _sidecar_path(path, cache_dir) if cache_dir else None
     if sidecar and os.path.exists(sidecar):
         try:
             with open(sidecar) as handle:
@@ -238,20 +257,15 @@ def file_sha256(path, cache_dir=None):
             if saved.get("size") == stat.st_size and saved.get("mtime_ns") == stat.st_mtime_ns:
                 _SHA256_MEMO[identity] = saved["sha256"]
                 return saved["sha256"]
-        except (OSError, ValueError, KeyError):
-            pass
+        except (OSError, ValueError, KeyError, AttributeError, TypeError):
+            pass  # an unreadable memo is simply recomputed (and rewritten)
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 22), b""):
             digest.update(block)
     value = digest.hexdigest()
     _SHA256_MEMO[identity] = value
-    if sidecar:
-        try:
-            with atomic_write(sidecar, "w") as handle:
-                json.dump({"sha256": value, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}, handle)
-        except OSError:
-            pass
+    _save_sidecar(path, cache_dir, value, stat)
     return value
 
 
@@ -279,23 +293,29 @@ def _save_parsed(parsed, cache_path):
 
 
 def _load_parsed(cache_path, path, num_segments, include_dvts):
-    """The cached arrays, or None when the cache entry is unusable (old format, no DVTs, unreadable)."""
+    """The cached arrays, or None when the cache entry is unusable (old format or no DVTs: silently; corrupt:
+    with a warning); the caller then parses the file again and rewrites the entry."""
     try:
         with np.load(cache_path) as data:
             if int(data["format_version"]) != CACHE_FORMAT_VERSION or (include_dvts and "dvts" not in data.files):
                 return None
             shape = tuple(int(v) for v in data["shape"])
+            if len(shape) != 3:
+                raise ValueError(f"shape {shape}")
             if shape[2] != 2 * num_segments:
-                raise ValueError(f"{path} has {shape[2] // 2} dendritic segments but the model expects "
-                                 f"{num_segments} ({2 * num_segments} input channels)")
+                raise DataFileError(path, f"wrong number of segments (expected {num_segments}, got {shape[2] // 2}):"
+                                          f" the model expects {2 * num_segments} input channels",
+                                    "use files of the same cell")
             spike_index = data["spike_index"]
             y_spike = np.zeros(shape[:2], dtype=bool)
             y_spike[data["label_sims"], data["label_bins"]] = True
             y_soma = data["y_soma"].astype(np.float32)
             dvts = data["dvts"] if include_dvts else None
-    except (OSError, KeyError, EOFError, ValueError) as error:
-        if "dendritic segments" in str(error):
-            raise
+    except DataFileError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any damage to a cache entry means: parse the file again
+        warnings.warn(f"the parse cache entry {cache_path} of {path} is unreadable ({type(error).__name__}: "
+                      f"{str(error)[:120]}); rebuilding it from the file", stacklevel=3)
         return None
     return ParsedFile(path, shape, spike_index, y_spike, y_soma, dvts)
 
@@ -304,13 +324,15 @@ def load_dataset_file(path, num_segments=NUM_SEGMENTS, include_dvts=True, use_ca
     """Parse one dataset file (see :func:`parse_experiment_arrays`), through the sha256-keyed cache if asked.
 
     The cache entry is ``<cache_dir, or .parsed_cache beside the file>/<sha256>.v1.npz``; it always holds the
-    DVTs when the file has them. A folder that cannot be written only disables caching (with a warning).
+    DVTs when the file has them. A folder that cannot be written only disables caching (with a warning); a
+    corrupt entry is rebuilt (with a warning). Nothing is written for a file that cannot be parsed; a bad file
+    raises DataFileError naming it.
     """
-    cache_path = None
+    check_pickle_file(path)
+    cache_path = folder = None
     if use_cache:
         folder = cache_folder_for(path, cache_dir)
         try:
-            os.makedirs(folder, exist_ok=True)
             cache_path = os.path.join(folder, f"{file_sha256(path, folder)}.v{CACHE_FORMAT_VERSION}.npz")
         except OSError as error:
             warnings.warn(f"parse cache disabled for {path}: {error}", stacklevel=2)
@@ -328,6 +350,7 @@ def load_dataset_file(path, num_segments=NUM_SEGMENTS, include_dvts=True, use_ca
     if cache_path:
         try:
             _save_parsed(parsed, cache_path)
+            _save_sidecar(path, folder, file_sha256(path), os.stat(path))
         except OSError as error:
             warnings.warn(f"could not write the parse cache {cache_path}: {error}", stacklevel=2)
     if not include_dvts:
@@ -356,8 +379,8 @@ def fit_dvt_pca(dvts, num_components, clip_mV=DVT_CLIP_MV, random_state=0):
     samples = np.transpose(dvts, (0, 2, 1)).reshape(-1, dvts.shape[1]).astype(np.float32)
     np.minimum(samples, np.float32(clip_mV), out=samples)
     if num_components > min(samples.shape):
-        raise ValueError(f"cannot fit {num_components} DVT components to {samples.shape[0]} samples of "
-                         f"{samples.shape[1]} segments")
+        raise UserError(f"cannot fit {num_components} DVT components to {samples.shape[0]} samples of "
+                        f"{samples.shape[1]} segments (lower --num-DVT-components)")
     pca = PCA(n_components=num_components, whiten=True, random_state=random_state)
     pca.fit(samples)
     return pca

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..core.errors import DataFileError, UserError
 from ..core.metrics import _metric_keys, extract_key_results
 from ..core.windows import PredictFn, default_overlap, overlapped_inference, temporal_extent
 from .datasets import SOMA_BIAS_MV, SOMA_THRESHOLD_MV
@@ -140,11 +141,13 @@ def load_evaluation_files(data_dir, file_pattern="*_secDuration_*.p", num_segmen
     time than the first file's are skipped with a note. Raises ValueError if the folder has no such file.
     """
     from . import datasets
-    from .data_format import NUM_SEGMENTS
+    from .data_format import NUM_SEGMENTS, check_pickle_file
 
     files = datasets.list_dataset_files(data_dir, file_pattern)
     if not files:
-        raise ValueError(f"no dataset files matching {file_pattern!r} in {data_dir}")
+        raise UserError(f"no dataset files matching {file_pattern!r} in {data_dir}")
+    for path in files:
+        check_pickle_file(path)  # cheap: an empty or truncated file stops the run before anything is parsed
     parsed_files = []
     for path in files:
         parsed = datasets.load_dataset_file(path, num_segments or NUM_SEGMENTS, include_dvts=False,
@@ -197,12 +200,15 @@ def evaluate_model_on_files(model, architecture_dict, parsed_files, batch_size: 
 
     windowing = model_windowing(model, architecture_dict)
     if parsed_files[0].shape[2] != windowing["num_channels"]:
-        raise ValueError(f"the model reads {windowing['num_channels']} input channels but "
-                         f"{parsed_files[0].path} has {parsed_files[0].shape[2]}")
+        channels = (windowing["num_channels"], parsed_files[0].shape[2])
+        raise DataFileError(parsed_files[0].path, f"wrong number of segments (expected {channels[0] // 2}, got "
+                                                  f"{channels[1] // 2}): the model reads {channels[0]} input "
+                                                  f"channels, the file has {channels[1]}",
+                            "use data of the model's cell")
     duration = parsed_files[0].num_time_bins
     if duration <= ignore_time_at_start_ms:
-        raise ValueError(f"the simulations last {duration} ms, not longer than the ignored start "
-                         f"({ignore_time_at_start_ms} ms)")
+        raise UserError(f"the simulations last {duration} ms, not longer than the ignored start "
+                        f"({ignore_time_at_start_ms} ms): lower --ignore-time-at-start-ms")
     predict_fn = devices.inference_predict_fn(model, inference_path, batch_size, mixed_precision)
     spikes_pred, soma_pred = predict_parsed_files(predict_fn, parsed_files, windowing["window_size"],
                                                   windowing["overlap"], batch_size)
@@ -226,9 +232,20 @@ def print_key_results(results: dict, keys=None) -> None:
         print(f"    {key}: {results[key]:.4f}")
 
 
+def check_spike_range(value, option) -> None:
+    """UserError unless ``value`` is an output-spike-count range [low, high] with 0 <= low <= high."""
+    if not (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value) and 0 <= value[0] <= value[1]):
+        raise UserError(f"{option}: a spike-count range is [low, high] with integers 0 <= low <= high (got {value!r})")
+
+
 def evaluation_options(params, inference_path="fast") -> dict:
     """evaluate_model_on_files keyword arguments from an evaluate script's parameters (same names in both) and
-    the resolved inference path."""
+    the resolved inference path; UserError for a malformed --filter-ranges."""
+    if not params.filter_ranges:
+        raise UserError("--filter-ranges needs at least one [low, high] range")
+    for spike_range in params.filter_ranges:
+        check_spike_range(spike_range, "--filter-ranges")
     options = {"batch_size": params.inference_batch_size, "inference_path": inference_path,
                "mixed_precision": bool(getattr(params, "mixed_precision", False)),
                "ignore_time_at_start_ms": params.ignore_time_at_start_ms,
@@ -258,14 +275,16 @@ def evaluate_saved_models(model_paths: dict, output_path_of: Callable[[str], str
     """
     import time
 
-    import keras
-
     from ..core.files import save_pickle
     from . import model_files
 
     start_time = time.time()
     summaries = []
+    for path in model_paths.values():
+        model_files.check_model_files(path)  # cheap: a missing or broken file stops the run before any output
     if model_paths:
+        import keras
+
         parsed_files = load_evaluation_files(data_dir, file_pattern, use_cache=cache_dir is not None,
                                              cache_dir=cache_dir or "", verbose=verbose)
         for k, (name, path) in enumerate(model_paths.items()):

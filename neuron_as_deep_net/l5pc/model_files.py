@@ -32,6 +32,7 @@ import warnings
 
 import numpy as np
 
+from ..core.errors import DataFileError, MissingFileError
 from ..core.files import atomic_keras_file, atomic_write, load_pickle, save_pickle
 
 
@@ -115,7 +116,7 @@ def find_model_files(folder, include_subfolders=False, name_suffix="") -> dict[s
     weights-only files and hidden folders (checkpoints, parse caches) are skipped.
     """
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"models folder not found: {folder}")
+        raise MissingFileError(folder, "models folder")
     patterns = [os.path.join(glob.escape(folder), "*")]
     if include_subfolders:
         patterns.append(os.path.join(glob.escape(folder), "*", "*"))
@@ -161,7 +162,7 @@ def find_training_pickle(model_path):
 def find_result_pickles(folder, pattern) -> list[str]:
     """Sorted files matching ``pattern`` in ``folder`` and in its sub-folders (one level)."""
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"folder not found: {folder}")
+        raise MissingFileError(folder, "folder")
     escaped = glob.escape(folder)
     found = glob.glob(os.path.join(escaped, pattern)) + glob.glob(os.path.join(escaped, "*", pattern))
     return sorted(set(found))
@@ -195,11 +196,8 @@ def load_model_and_metadata(model_path, require_metadata=True):
     The training dict is the §6 pickle beside the model (``<base>.pickle`` or ``<base>_training.pickle``);
     without one, ``require_metadata`` raises ValueError, else the architecture is read from the layers.
     """
-    pickle_path = find_training_pickle(model_path)
-    if pickle_path is None and require_metadata:
-        raise ValueError(f"no training pickle (<name>.pickle or <name>_training.pickle) beside {model_path}")
+    pickle_path, training_dict = check_model_files(model_path, require_metadata)
     model = load_model(model_path)
-    training_dict = dict(load_pickle(pickle_path)) if pickle_path else {}
     if "architecture_dict" not in training_dict:
         training_dict["architecture_dict"] = architecture_from_model(model)
     return model, training_dict, pickle_path
@@ -208,6 +206,48 @@ def load_model_and_metadata(model_path, require_metadata=True):
 # ----------------------------------------------------------------------------------------------------------
 # Loading models
 # ----------------------------------------------------------------------------------------------------------
+
+def load_training_pickle(path) -> dict:
+    """A model's training pickle (§6: data_dict, architecture_dict, ...); DataFileError if it is not one."""
+    training_dict = load_pickle(path, what="training pickle")
+    if not isinstance(training_dict, dict):
+        raise DataFileError(path, f"not a training pickle: it holds a {type(training_dict).__name__}, not a dict",
+                            "expected the <name>.pickle fit_CNN.py writes beside each model")
+    architecture = training_dict.get("architecture_dict", {"filter_sizes_per_layer": None})
+    if not (isinstance(architecture, dict) and "filter_sizes_per_layer" in architecture):
+        raise DataFileError(path, "not a training pickle: its architecture_dict has no filter_sizes_per_layer")
+    return dict(training_dict)
+
+
+def check_model_file(path) -> None:
+    """Cheap checks of a model file before Keras reads it: it exists, is not empty, and is what its extension
+    says (a zip archive for .keras, HDF5 for .h5); DataFileError naming the file otherwise."""
+    import zipfile
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise MissingFileError(path, "model file")
+    if os.path.getsize(path) == 0:
+        raise DataFileError(path, "the model file is empty (0 bytes: an interrupted save or copy?)")
+    if path.lower().endswith(".keras") and not zipfile.is_zipfile(path):
+        raise DataFileError(path, "not a Keras model file (a .keras file is a zip archive): truncated or damaged?",
+                            "save or copy it again")
+    if path.lower().endswith((".h5", ".hdf5")):
+        import h5py
+
+        if not h5py.is_hdf5(path):
+            raise DataFileError(path, "not an HDF5 model file: truncated or damaged?", "save or copy it again")
+
+
+def check_model_files(model_path, require_metadata=True):
+    """(training pickle path or None, training dict) of a model after the cheap checks of both files; every
+    problem is a DataFileError naming the file (evaluations check all models before writing anything)."""
+    check_model_file(model_path)
+    pickle_path = find_training_pickle(model_path)
+    if pickle_path is None and require_metadata:
+        raise DataFileError(model_path, "no training pickle (<name>.pickle or <name>_training.pickle) beside it")
+    return pickle_path, (load_training_pickle(pickle_path) if pickle_path else {})
+
 
 def load_model(path, activation: str | None = None):
     """Load a saved model for inference (``compile=False``).
@@ -221,16 +261,26 @@ def load_model(path, activation: str | None = None):
     from ..core import activations  # noqa: F401  (registers the 'lrelu' activation)
 
     path = os.fspath(path)
+    check_model_file(path)
+    keras_problem = ""
     if activation is None:
         try:
             return keras.models.load_model(path, compile=False)
         except Exception as error:  # noqa: BLE001 - any failure of the config route falls back to the weights
-            if not path.lower().endswith((".h5", ".hdf5")):
-                raise
             message = str(error) if len(str(error)) < 200 else str(error)[:200] + "..."
-            warnings.warn(f"keras could not load {path} ({type(error).__name__}: {message}); "
-                          f"rebuilding the architecture from the file's weights", stacklevel=2)
-    return rebuild_from_legacy_h5(path, activation=activation)
+            keras_problem = f"{type(error).__name__}: {message}"
+            if not path.lower().endswith((".h5", ".hdf5")):
+                raise DataFileError(path, f"Keras cannot load this model ({keras_problem})",
+                                    "was it saved by another program or Keras version?") from error
+    try:
+        model = rebuild_from_legacy_h5(path, activation=activation)
+    except (ValueError, KeyError, OSError) as error:
+        raise DataFileError(path, "not a model of this project: its weights do not form a TCN "
+                                  f"({str(error).removeprefix(f'{path}: ')[:160]})") from error
+    if keras_problem:  # said only once the weights did give a model: else the error above is the whole story
+        warnings.warn(f"keras could not load {path} ({keras_problem}); rebuilding the architecture from the "
+                      f"file's weights instead", stacklevel=2)
+    return model
 
 
 _CONV_NAME = re.compile(r"^layer_(\d+)$")

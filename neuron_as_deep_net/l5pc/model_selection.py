@@ -84,16 +84,20 @@ def results_row(name, evaluation_dict, filter_key=MAIN_FILTER_KEY) -> dict:
 def results_table(pickle_paths, name_suffix="", filter_key=MAIN_FILTER_KEY, verbose=True) -> pd.DataFrame:
     """A DataFrame with one row per evaluation pickle; the model name is the file name minus ``name_suffix``.
 
-    Pickles that are not evaluations of a §6-named model are skipped with a note.
+    Pickles that are not evaluations of a §6-named model are skipped with a note; a file that is not a readable
+    pickle (empty, truncated) raises DataFileError naming it.
     """
     rows = []
     for path in pickle_paths:
         name = os.path.splitext(os.path.basename(path))[0]
         if name_suffix and name.endswith(name_suffix):
             name = name[: -len(name_suffix)]
+        evaluation_dict = load_pickle(path, what="evaluation pickle")
         try:
-            rows.append(results_row(name, load_pickle(path), filter_key))
-        except (KeyError, ValueError) as error:
+            if not isinstance(evaluation_dict, dict):
+                raise ValueError(f"not an evaluation pickle (it holds a {type(evaluation_dict).__name__})")
+            rows.append(results_row(name, evaluation_dict, filter_key))
+        except (KeyError, ValueError, TypeError) as error:
             if verbose:
                 print(f"skipping {path}: {type(error).__name__}: {error}")
     return pd.DataFrame(rows)

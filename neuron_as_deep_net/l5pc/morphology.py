@@ -25,6 +25,7 @@ import os
 
 import numpy as np
 
+from ..core.errors import DataFileError
 from ..core.files import load_pickle, save_pickle
 
 MORPHOLOGY_DICT_NAME = "morphology_dict.pickle"
@@ -41,6 +42,10 @@ DEFAULT_SOMA_XY = (45.5, 19.8)
 #: The original's axis limits (spec §4, §11), used when the whole cell fits inside them.
 ORIGINAL_LIMITS = ((-180.0, 235.0), (-210.0, 1200.0))
 REGIONS = ("basal", "oblique", "tuft")
+#: keys the figure code reads from a morphology dict
+REQUIRED_KEYS = ("all_basal_section_coords", "all_apical_section_coords", "all_basal_segment_coords",
+                 "all_apical_segment_coords", "all_sections_length", "all_segments_type", "all_segments_section_index",
+                 "all_segments_segment_index_within_section_index", "all_segments_section_distance_from_soma")
 
 
 # ---- loading -------------------------------------------------------------------------------------------------
@@ -69,6 +74,16 @@ def folder_is_writable(folder):
     return os.access(folder, os.W_OK) and bool(mode & 0o222)
 
 
+def read_morphology_dict(path):
+    """A ``morphology_dict.pickle``; DataFileError naming the file if it is unreadable or not such a dict."""
+    morph = load_pickle(path, what="morphology dict")
+    missing = [key for key in REQUIRED_KEYS if key not in morph] if isinstance(morph, dict) else ["(not a dict)"]
+    if missing:
+        raise DataFileError(path, f"not a morphology dict (missing {missing[:3]})",
+                            "delete it to rebuild it from the L5PC model")
+    return morph
+
+
 def load_morphology_dict(data_dirs, morphology_path=None, fallback_cache_dir=None, num_segments=None):
     """The morphology dict: ``morphology_dict.pickle`` from the first data folder holding one (then from
     ``fallback_cache_dir``), else built from the L5PC model.
@@ -82,7 +97,7 @@ def load_morphology_dict(data_dirs, morphology_path=None, fallback_cache_dir=Non
     for folder in data_dirs + ([fallback_cache_dir] if fallback_cache_dir else []):
         candidate = os.path.join(folder, MORPHOLOGY_DICT_NAME)
         if os.path.isfile(candidate):
-            morph, path = load_pickle(candidate), candidate
+            morph, path = read_morphology_dict(candidate), candidate
             print(f"morphology dict read from {candidate}")
             break
     if morph is None:
@@ -103,8 +118,9 @@ def load_morphology_dict(data_dirs, morphology_path=None, fallback_cache_dir=Non
             print(f"morphology dict cached in {candidate}")
             break
     if num_segments is not None and len(morph["all_segments_type"]) != num_segments:
-        raise ValueError(f"the morphology dict ({path or 'built'}) has {len(morph['all_segments_type'])} segments "
-                         f"but the data has {num_segments}")
+        raise DataFileError(path or "the built morphology dict", f"wrong number of segments (expected "
+                            f"{num_segments} as in the data, got {len(morph['all_segments_type'])}): a morphology "
+                            f"dict of another cell", "delete it to rebuild it from the L5PC model")
     return morph, path
 
 

@@ -5,6 +5,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..core.errors import DataFileError
 from ..core.windows import dense_windows
 
 
@@ -70,13 +71,15 @@ class WindowSampler:
         num_time_bins = arrays["shape"][1]
         first_end = max(self.ignore_time_from_start, self.window_size)
         if num_time_bins - first_end < self.batch_size:
-            raise ValueError(f"{path}: simulations of {num_time_bins} ms are too short for windows of "
-                             f"{self.window_size} ms ending in [{first_end}, {num_time_bins}) with "
-                             f"{self.batch_size} distinct end times per batch")
+            raise DataFileError(path, f"simulations of {num_time_bins} ms are too short for windows of "
+                                      f"{self.window_size} ms ending in [{first_end}, {num_time_bins}) with "
+                                      f"{self.batch_size} distinct end times per batch",
+                                "use longer simulations or a smaller window, batch or ignored start")
         if hasattr(self, "num_channels") and (arrays["shape"][2] != self.num_channels or
                                               arrays["y_DVT"].shape[2] != self.num_DVT_components):
-            raise ValueError(f"{path}: {arrays['shape'][2]} input channels / {arrays['y_DVT'].shape[2]} DVT "
-                             f"components, but the first file has {self.num_channels} / {self.num_DVT_components}")
+            raise DataFileError(path, f"{arrays['shape'][2]} input channels / {arrays['y_DVT'].shape[2]} DVT "
+                                      f"components, but the first file has {self.num_channels} / "
+                                      f"{self.num_DVT_components}")
         self._loaded[path] = arrays
         while len(self._loaded) > 1 and sum(_nbytes(a) for a in self._loaded.values()) > self.memory_budget_bytes:
             self._loaded.popitem(last=False)
