@@ -97,7 +97,7 @@ stop_after_schedules = 0  # [>= 0] stop (as if interrupted) after this many sche
 progress_bar = True  # tqdm bar per schedule (windows/s)
 # devices
 jit_compile = "auto"  # [auto | true | false] XLA-compile the training step; auto: on a GPU with the dense first layer and no --distribute
-mixed_precision = False  # [true | false] float16 compute with float32 variables, outputs and losses (GPU only; refused on a CPU)
+mixed_precision = False  # float16 compute with float32 variables, outputs and losses (GPU only; refused on a CPU)
 distribute = "none"  # [none | mirrored] mirrored: tf.distribute.MirroredStrategy over all visible GPUs, each batch split across them
 # -----------------------------------------------------------------------------
 

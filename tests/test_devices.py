@@ -64,7 +64,7 @@ class FakeDistribution:
         self.metadata = {"Name": name}
 
 
-def test_two_tensorflow_wheels_are_one_clear_error(monkeypatch):
+def test_two_tensorflow_wheels_are_one_clear_error(monkeypatch, tmp_path):
     assert devices.installed_tensorflow_wheels(["numpy", "tensorflow_cpu", "keras"]) == ["tensorflow-cpu"]
     assert devices.check_single_tensorflow(["tensorflow", "tensorflow-intel"]) == ["tensorflow"]  # Windows' parts
     with pytest.raises(RuntimeError) as error:
@@ -79,7 +79,8 @@ def test_two_tensorflow_wheels_are_one_clear_error(monkeypatch):
     with pytest.raises(RuntimeError, match="uninstall -y tensorflow tensorflow-cpu"):
         devices.setup_devices(FAKE_GPU)
     with pytest.raises(RuntimeError, match="reinstall ONE requirements file"):
-        fit_CNN.main(["--preset", "smoke"], devices=FAKE_GPU)
+        fit_CNN.main(["--preset", "smoke", "--train-dir", str(tmp_path), "--valid-dir", str(tmp_path)],
+                     devices=FAKE_GPU)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -113,13 +114,13 @@ def test_first_layer_and_xla_are_chosen_per_device():
         devices.resolve_inference_path("fast", gpu, mixed_precision=True)
 
 
-def test_mixed_precision_is_refused_on_a_cpu():
+def test_mixed_precision_is_refused_on_a_cpu(tmp_path):
     with pytest.raises(ValueError) as error:
         devices.setup_devices(CPU_ONLY, mixed_precision=True)
     assert "\n" not in str(error.value) and "needs a GPU" in str(error.value)
     with pytest.raises(ValueError, match="--mixed-precision true needs a GPU"):  # before any data is read
-        fit_CNN.main(["--preset", "smoke", "--mixed-precision", "true", "--train-dir", "/nonexistent"],
-                     devices=CPU_ONLY)
+        fit_CNN.main(["--preset", "smoke", "--mixed-precision", "true", "--train-dir", str(tmp_path),
+                      "--valid-dir", str(tmp_path)], devices=CPU_ONLY)  # an empty folder: no data file is read
     assert keras.mixed_precision.global_policy().name == "float32"
 
 
