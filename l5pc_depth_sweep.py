@@ -33,8 +33,6 @@ import csv
 import glob
 import json
 import os
-import subprocess
-import sys
 import time
 
 from neuron_as_deep_net.core.errors import UserError
@@ -131,19 +129,14 @@ def best_models_dir(folder):
 
 # ---- running the project's scripts --------------------------------------------------------------------------
 def run(command, log_path):
-    """Run one of the project's scripts (output to the terminal and the log); raise on failure."""
-    argv = [sys.executable, os.path.join(ROOT, command[0])] + [str(part) for part in command[1:]]
-    print("\n$ python " + " ".join(argv[1:]), flush=True)
+    """Run one of the project's scripts (output to the terminal and the log, reproduce.py's runner); raise on
+    failure."""
+    import reproduce
+
+    argv = [reproduce.PYTHON, os.path.join(ROOT, command[0]), *command[1:]]
+    print("\n$ " + " ".join(map(str, argv)), flush=True)
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    with open(log_path, "ab") as log:
-        log.write(("\n$ python " + " ".join(argv[1:]) + "\n").encode())
-        log.flush()
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
-        for chunk in iter(lambda: process.stdout.read1(65536), b""):
-            sys.stdout.buffer.write(chunk)
-            sys.stdout.flush()
-            log.write(chunk)
-        code = process.wait()
+    code = reproduce.run_command(argv, log_path)
     if code != 0:
         raise UserError(f"{command[0]} failed (exit code {code}); its output is in {log_path}. Fix the cause "
                         "and run the same command again: finished work is kept.")
