@@ -72,8 +72,7 @@ def main(argv=None, devices=None):
     from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
     p = configure(dict(copy.deepcopy(_DEFAULTS), __file__=__file__), PRESETS, argv, description=__doc__)
-    setup = core_devices.setup_devices(devices, mixed_precision=p.mixed_precision, set_policy=False)
-    inference_path = core_devices.resolve_inference_path(p.inference_path, setup.report, p.mixed_precision)
+    setup, inference_path = core_devices.setup_inference(devices, p.inference_path, p.mixed_precision)
     print(f"inference: {inference_path} path")
 
     from neuron_as_deep_net.l5pc import datasets, evaluation, model_files

@@ -121,8 +121,7 @@ def main(argv=None, devices=None):
     p = configure(globals(), PRESETS, argv, description=__doc__)
     start_time = time.time()
     check_parameters(p)
-    setup = core_devices.setup_devices(devices, set_policy=False)
-    inference_path = core_devices.resolve_inference_path(p.inference_path, setup.report)
+    setup, inference_path = core_devices.setup_inference(devices, p.inference_path)
     os.makedirs(p.output_dir, exist_ok=True)
 
     import keras

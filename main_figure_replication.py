@@ -129,8 +129,7 @@ def main(argv=None, devices=None):
 
     p = configure(globals(), PRESETS, argv, description=__doc__)
     start_time = time.time()
-    setup = core_devices.setup_devices(devices, mixed_precision=p.mixed_precision, set_policy=False)
-    inference_path = core_devices.resolve_inference_path(p.inference_path, setup.report, p.mixed_precision)
+    setup, inference_path = core_devices.setup_inference(devices, p.inference_path, p.mixed_precision)
     if not p.model:
         raise UserError("--model PATH is required (a .keras or .h5 file saved by the training script)")
 

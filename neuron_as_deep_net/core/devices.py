@@ -330,3 +330,10 @@ def setup_devices(devices=None, mixed_precision=False, distribute="none", set_po
         _printed.add(line)
         log(line)
     return DeviceSetup(report, strategy)
+
+
+def setup_inference(devices=None, inference_path="auto", mixed_precision=False):
+    """(DeviceSetup, 'fast' | 'keras') for a script that evaluates saved networks: :func:`setup_devices` without
+    touching Keras' global policy, then :func:`resolve_inference_path` on its device."""
+    setup = setup_devices(devices, mixed_precision=mixed_precision, set_policy=False)
+    return setup, resolve_inference_path(inference_path, setup.report, mixed_precision)
