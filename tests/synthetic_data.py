@@ -160,6 +160,15 @@ class _Py2Pickler(pickle._Pickler):
     dispatch[Py2Str] = save_py2str
 
 
+def write_train_valid_folders(root):
+    """root/train (two files) and root/valid (one file) of 3 x 800-ms synthetic simulations: the small data of
+    the fit_CNN tests; returns root."""
+    for seed in (0, 1):
+        write_synthetic_dataset(str(root / "train"), 3, 800, seed=seed)
+    write_synthetic_dataset(str(root / "valid"), 3, 800, seed=10)
+    return root
+
+
 def write_py2_style_pickle(obj, path):
     """Pickle ``obj`` with protocol 2, ``Py2Str`` values as Python-2 strings: Python 3 needs encoding='latin1'
     for them when they hold non-ASCII bytes (like the authors' published files)."""

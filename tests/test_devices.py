@@ -15,7 +15,7 @@ import types
 import keras
 import numpy as np
 import pytest
-from synthetic_data import write_synthetic_dataset
+from synthetic_data import write_train_valid_folders
 
 import fit_CNN
 from neuron_as_deep_net.core import devices
@@ -172,11 +172,7 @@ def test_synchronized_batch_norm_is_restored_and_the_batch_must_split():
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("devices")
-    for seed in (0, 1):
-        write_synthetic_dataset(str(root / "train"), 3, 800, seed=seed)
-    write_synthetic_dataset(str(root / "valid"), 3, 800, seed=10)
-    return root
+    return write_train_valid_folders(tmp_path_factory.mktemp("devices"))
 
 
 def short_run(data, *extra):

@@ -10,7 +10,7 @@ import sys
 import keras
 import numpy as np
 import pytest
-from synthetic_data import write_synthetic_dataset
+from synthetic_data import write_train_valid_folders
 
 import fit_CNN
 from neuron_as_deep_net.core import devices
@@ -26,11 +26,7 @@ NAME_PATTERN = re.compile(r"^NMDA_TCN__DxWxT_2x4x7__\d{4}-\d{2}-\d{2}__\d{2}_\d{
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fit_cnn")
-    for seed in (0, 1):
-        write_synthetic_dataset(str(root / "train"), 3, 800, seed=seed)
-    write_synthetic_dataset(str(root / "valid"), 3, 800, seed=10)
-    return root
+    return write_train_valid_folders(tmp_path_factory.mktemp("fit_cnn"))
 
 
 def run(data, models_dir, *extra):
