@@ -13,7 +13,8 @@ weights of configs A and B as spatio-temporal heatmaps (bonus a).
     python ball_and_stick_experiment.py --help
 
 Output folder: ``data/`` (datasets), ``models/<cell>/<run>/``, ``results.csv``, ``results.json``,
-``params.json``, ``ball_and_stick_AUC_per_config.png``, ``first_layer_weights_A_B.png``.
+``params.json``, ``ball_and_stick_AUC_per_config.png``, ``ball_and_stick_learning_curves.png`` (validation
+spike loss against steps, per cell and config, with the constant-output level), ``first_layer_weights_A_B.png``.
 """
 
 import csv
@@ -50,6 +51,7 @@ warmup_epochs = 10  # [>= 0] warm-up epochs (loss-weight ramp from 2.5x to 4x th
 cooldown_epochs = 25  # [>= 0] final decay epochs
 warmup_steps = 0  # [>= 0] > 0: per-step linear rate warm-up over these steps instead of the per-epoch one
 warmup_start_factor = 0.001  # [> 0, <= 1] its first rate, as a fraction of learning_rate
+head_bias_init = "tutorial"  # [tutorial | targets] heads' initial biases: the tutorial's, or the training targets' means
 long_run = ""  # "cell:config" trained for long_run_epochs (cool-down long_run_cooldown_epochs) instead; "" = none
 long_run_epochs = 0  # [>= 0] epochs of the long run
 long_run_cooldown_epochs = 0  # [>= 0] its final decay epochs
@@ -78,10 +80,11 @@ TUTORIAL_CONFIG_C = {"AMPA_point": {"AUC": 0.99904, "TP @ 0.0020 FP": 0.8859, "s
                                     "soma_RMSE": 3.013}}
 CSV_COLUMNS = ["cell", "config", "model_name", "num_params", "AUC", "TP @ 0.0020 FP", "soma_explained_variance_percent",
                "soma_RMSE", "near_spike_AUC", "branch_v_explained_variance_percent", "best_epoch", "num_train_files",
-               "num_train_steps", "training_sec", "tutorial_AUC"]
+               "num_train_steps", "training_sec", "best_valid_spike_loss", "constant_output_valid_spike_loss",
+               "tutorial_AUC"]
 TRAIN_PARAMETERS = ["num_epochs", "steps_per_epoch", "batch_size", "train_window_ms", "valid_window_ms",
                     "learning_rate", "warmup_epochs", "cooldown_epochs", "warmup_steps", "warmup_start_factor",
-                    "test_window_ms", "random_seed"]
+                    "head_bias_init", "test_window_ms", "random_seed"]
 
 
 def results_csv_text(rows):
@@ -101,6 +104,15 @@ def auc_plot_title(rows):
               if row.get("num_train_steps") != common]
     title = "test spike AUC of the TCN twins"
     return title + (f"\n({', '.join(others)}; the others {common})" if others else "")
+
+
+def learning_curve(run_dir, num_train_steps):
+    """(steps, validation spike losses) of a trained twin from its history.json (one point per epoch)."""
+    with open(os.path.join(run_dir, "history.json")) as handle:
+        history = json.load(handle)
+    steps_per_epoch = num_train_steps / max(len(history), 1)  # runs written before the history had "step"
+    return ([entry.get("step", (entry["epoch"] + 1) * steps_per_epoch) for entry in history],
+            [entry["valid_spikes"] for entry in history])
 
 
 def check_parameters(p, training):
@@ -174,6 +186,7 @@ def main(argv=None, devices=None):
                 results = train_script.main(argv_train, devices=devices)
             timings[f"train_{cell}_{config}_sec"] = time.time() - t0
             results["tutorial_AUC"] = TUTORIAL_CONFIG_C.get(cell, {}).get("AUC") if config == "C" else None
+            results["best_valid_spike_loss"] = (results.get("best_valid_losses") or {}).get("spikes")
             rows.append(results)
 
     # ---- results and figures
@@ -184,6 +197,13 @@ def main(argv=None, devices=None):
     figure_paths = plotting.save_figure(figures.plot_auc_bars(auc_by_cell, list(p.configs), reference,
                                                                title=auc_plot_title(rows)),
                                         p.output_dir, "ball_and_stick_AUC_per_config")
+    curves = {cell: {row["config"]: learning_curve(os.path.join(models_dir, cell, twins.twin_run_name(
+        row["model_name"], "TCN", row["config"])), row["num_train_steps"]) for row in rows if row["cell"] == cell}
+        for cell in p.cells}
+    plateaus = {row["cell"]: row["constant_output_valid_spike_loss"] for row in rows
+                if row.get("constant_output_valid_spike_loss") is not None}
+    figure_paths += plotting.save_figure(figures.plot_learning_curves(curves, plateaus), p.output_dir,
+                                         "ball_and_stick_learning_curves")
     kernels = {}
     for cell in p.cells:
         for config in [c for c in ("A", "B") if c in p.configs]:

@@ -45,6 +45,7 @@ warmup_epochs = 10  # [>= 0] learning-rate warm-up; the loss weights ramp from 2
 cooldown_epochs = 25  # [>= 0] final epochs of linear learning-rate decay
 warmup_steps = 0  # [>= 0] > 0: per-step linear rate warm-up over these steps instead of the per-epoch one (issue 22)
 warmup_start_factor = 0.001  # [> 0, <= 1] the per-step warm-up's first rate, as a fraction of learning_rate
+head_bias_init = "tutorial"  # [tutorial | targets] heads' initial biases: the tutorial's (-2 for the spike logits), or the training targets' means (issue 22)
 random_seed = 0  # [>= 0, < 4294967296] seeds Keras (weights) and the window sampler
 # evaluation
 test_window_ms = 8128  # [>= 1] one window per test file
@@ -104,6 +105,10 @@ def main(argv=None, devices=None):
     os.makedirs(run_dir, exist_ok=True)
     print(f"model {model.name} ({p.model_type} {tag}): {num_params:,} parameters -> {run_dir}")
 
+    if p.head_bias_init == "targets":
+        biases = training.init_head_biases(model, train)
+        print(f"head biases at the training targets' means: spikes {biases['spikes'][0]:.2f}, soma "
+              f"{biases['soma'][0]:.3f}, near_spike {biases['near_spike'][0]:.2f}")
     default_train_window, default_valid_window = DEFAULT_WINDOWS_MS[p.model_type]
     steps_per_epoch = p.steps_per_epoch or math.ceil(len(train["indices"]) / p.batch_size)
     train_started = time.time()
@@ -117,6 +122,7 @@ def main(argv=None, devices=None):
     results, _ = evaluate_ball_and_stick_twin(model, test, p.test_window_ms, seed=p.random_seed)
     results.update({"cell": p.cell, "model_type": p.model_type, "config": tag, "model_name": model.name,
                     "num_params": num_params, "best_epoch": best["epoch"], "best_valid_losses": best["valid_losses"],
+                    "constant_output_valid_spike_loss": best["constant_output_valid_spike_loss"],
                     "num_train_files": int(len(train["indices"])), "num_train_steps": p.num_epochs * steps_per_epoch,
                     "training_sec": training_sec, "runtime_sec": time.time() - started, "device_report": setup.report,
                     "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0})

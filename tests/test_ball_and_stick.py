@@ -222,6 +222,29 @@ def test_target_scaling_round_trip():
     np.testing.assert_allclose(back["branch_v"][0], sim["intermidiate_branch_v"].T.astype(float), atol=1e-2)
 
 
+def test_head_biases_start_at_the_training_targets_means():
+    from neuron_as_deep_net.ball_and_stick import networks, training
+
+    rng = np.random.default_rng(1)
+    num_sims, num_ms = 70, 200  # more than one chunk of 64 simulations
+    arrays = {"inputs": np.zeros((num_sims, num_ms, 16), np.float16),
+              "spikes": rng.random((num_sims, num_ms)) < 0.01, "near_spike": rng.random((num_sims, num_ms)) < 0.1,
+              "soma_v": rng.uniform(-80.0, -60.0, (num_sims, num_ms)).astype(np.float32),
+              "inst_rate": rng.uniform(0.0, 0.02, (num_sims, num_ms)).astype(np.float32),
+              "branch_v": rng.uniform(-80.0, -20.0, (num_sims, num_ms, 8)).astype(np.float16)}
+    model = networks.build_ball_and_stick_config("A")
+    assert model.get_layer("spikes").get_weights()[1][0] == pytest.approx(networks.LOGIT_HEAD_BIAS)  # the tutorial's
+    biases = training.init_head_biases(model, arrays)
+    rate = arrays["spikes"].mean()
+    assert model.get_layer("spikes").get_weights()[1][0] == pytest.approx(np.log(rate / (1 - rate)), abs=1e-5)
+    assert biases["spikes"][0] == pytest.approx(np.log(rate / (1 - rate)))
+    soma = (np.clip(arrays["soma_v"], -90, -57) + 85.0) / 11.5
+    assert model.get_layer("soma").get_weights()[1][0] == pytest.approx(soma.mean(), rel=1e-5)
+    branch = (arrays["branch_v"].astype(np.float64) + 85.0) / 42.5
+    np.testing.assert_allclose(model.get_layer("branch_v").get_weights()[1], branch.mean(axis=(0, 1)), rtol=1e-4)
+    assert model.get_layer("inst_rate").get_weights()[1][0] == pytest.approx(10 * arrays["inst_rate"].mean(), rel=1e-5)
+
+
 @pytest.mark.parametrize("config,params,depth,receptive_field",
                          [("A", 17612, 2, 181), ("B", 47148, 3, 181), ("C", 189644, 5, 201),
                           ("D", 922380, 8, 241), ("E", 328460, 8, 81)])
@@ -374,6 +397,11 @@ def test_experiment_script_smoke(tmp_path):
     assert lines[1].startswith("AMPA_point,A,TCN_D_2_W_8_T_181,17612,")
     assert (out / "ball_and_stick_AUC_per_config.png").stat().st_size > 10000
     assert (out / "first_layer_weights_A_B.png").stat().st_size > 10000
+    assert (out / "ball_and_stick_learning_curves.png").stat().st_size > 10000
+    history = json.loads((out / "models" / "AMPA_point" / "TCN_D_2_W_8_T_181__TCN_A" / "history.json").read_text())
+    assert [entry["step"] for entry in history] == [2, 4]  # the learning curve's x: optimizer steps
+    for row in summary["rows"]:  # the constant-output level: the spike BCE of the mean rate (0.69 at most)
+        assert 0.0 < row["constant_output_valid_spike_loss"] < np.log(2)
     folder = out / "data" / bs.cell_short_name(128, 4.0)
     assert len(list((folder / "train" / "inputs").glob("sim_*.npy"))) == 24
     assert json.loads((folder / bsd.INFO_FILE).read_text())["runs"][0]["counts_after_pruning"]["test"] == 2

@@ -85,3 +85,28 @@ def plot_first_layer_heatmaps(kernels, num_segments=8):
             ax.set_title(f"filter {c}", fontsize=7)
         fig.colorbar(image, ax=axes[r, :].tolist(), fraction=0.015, pad=0.01)
     return fig
+
+
+def plot_learning_curves(curves, plateaus=None, title="validation spike loss during training"):
+    """Validation spike BCE against optimizer steps, one panel per cell and one line per config.
+
+    ``curves`` {cell: {config: (steps, losses)}}; ``plateaus`` {cell: loss} draws the constant-output level (the
+    BCE of predicting the mean spike rate everywhere) as a dotted line: a twin that never goes below it has not
+    trained."""
+    cells = list(curves)
+    fig, axes = plt.subplots(1, max(len(cells), 1), figsize=(5.2 * max(len(cells), 1), 3.8), squeeze=False)
+    for ax, cell in zip(axes[0], cells):
+        for k, (config, (steps, losses)) in enumerate(sorted(curves[cell].items())):
+            ax.plot(steps, losses, color=f"C{k}", lw=1.3, label=config)
+        level = (plateaus or {}).get(cell)
+        if level is not None:
+            ax.axhline(level, color="0.3", lw=1.0, ls=":", label="constant output")
+        ax.set_yscale("log")
+        ax.set_xlabel("optimizer steps")
+        ax.set_ylabel("validation spike loss (BCE)")
+        ax.set_title(cell, color=BALL_AND_STICK_CELL_COLORS.get(cell, "k"))
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8, title="config", title_fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -33,16 +33,19 @@ BS_LOSSES = {"spikes": ("bce_logits", 2.0, 24.0), "soma": ("l1", 0.70, 0.15), "n
 BS_BEST_MARGIN = 1e-4  # a new best must beat (previous best + 1e-4)
 
 
-def scale_ball_and_stick_batch(batch):
-    """Network input and scaled targets from raw arrays (spec §4 "Scaling"): float32 dicts."""
-    x = batch["inputs"].astype(np.float32) / BS_INPUT_DIVISOR
+def scale_ball_and_stick_targets(batch):
+    """The scaled targets (spec §4 "Scaling") of raw arrays: a float32 dict by head."""
     soma = (np.clip(batch["soma_v"].astype(np.float32), *BS_SOMA_CLIP_MV) - BS_SOMA_OFFSET_MV) / BS_SOMA_SCALE_MV
     branch = (np.clip(batch["branch_v"].astype(np.float32), *BS_BRANCH_CLIP_MV) - BS_BRANCH_OFFSET_MV) \
         / BS_BRANCH_SCALE_MV
-    targets = {"spikes": batch["spikes"].astype(np.float32)[..., None], "soma": soma[..., None],
-               "near_spike": batch["near_spike"].astype(np.float32)[..., None],
-               "inst_rate": (batch["inst_rate"].astype(np.float32) * BS_RATE_FACTOR)[..., None], "branch_v": branch}
-    return x, targets
+    return {"spikes": batch["spikes"].astype(np.float32)[..., None], "soma": soma[..., None],
+            "near_spike": batch["near_spike"].astype(np.float32)[..., None],
+            "inst_rate": (batch["inst_rate"].astype(np.float32) * BS_RATE_FACTOR)[..., None], "branch_v": branch}
+
+
+def scale_ball_and_stick_batch(batch):
+    """Network input and scaled targets from raw arrays (spec §4 "Scaling"): float32 dicts."""
+    return batch["inputs"].astype(np.float32) / BS_INPUT_DIVISOR, scale_ball_and_stick_targets(batch)
 
 
 def unscale_ball_and_stick_outputs(outputs):
@@ -84,6 +87,36 @@ def ball_and_stick_window_dataset(arrays, batch_size, window_ms, seed, num_segme
     signature = (spec(2 * num_segments), {"spikes": spec(1), "soma": spec(1), "near_spike": spec(1),
                                           "inst_rate": spec(1), "branch_v": spec(num_segments)})
     return tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(4)
+
+
+def target_means(arrays):
+    """Per-head means of the scaled training targets (all simulations and ms; branch_v per segment), in the
+    heads' output units: logits for the spike and near-spike heads (mean rate clipped to [1e-6, 1 - 1e-6])."""
+    num_sims, chunk = arrays["spikes"].shape[0], 64  # chunks of simulations: no float32 copy of a whole split
+    sums = {}
+    for start in range(0, num_sims, chunk):
+        part = {key: arrays[key][start:start + chunk] for key in ("spikes", "soma_v", "near_spike", "inst_rate",
+                                                                  "branch_v")}
+        for name, values in scale_ball_and_stick_targets(part).items():
+            sums[name] = sums.get(name, 0.0) + np.sum(values, axis=(0, 1), dtype=np.float64)
+    means = {name: total / float(num_sims * arrays["spikes"].shape[1]) for name, total in sums.items()}
+    for name in ("spikes", "near_spike"):
+        rate = np.clip(means[name], 1e-6, 1.0 - 1e-6)
+        means[name] = np.log(rate / (1.0 - rate))
+    return means
+
+
+def init_head_biases(model, arrays):
+    """Start every output head's bias at its training target's mean (:func:`target_means`) instead of the
+    tutorial's initial biases (-2 for the logits, random otherwise): opt-in (issue 22), so the first steps fit
+    the network's features to the targets' fluctuations rather than moving the heads' offsets. Returns the
+    biases set {head: list}."""
+    means = target_means(arrays)
+    for name, mean in means.items():
+        layer = model.get_layer(name)
+        kernel, bias = layer.get_weights()
+        layer.set_weights([kernel, np.broadcast_to(mean, bias.shape).astype(bias.dtype)])
+    return {name: np.atleast_1d(mean).tolist() for name, mean in means.items()}
 
 
 def bs_loss_values(targets, outputs):
@@ -216,7 +249,10 @@ class BallAndStickSchedule(keras.callbacks.Callback):
         self.checkpoint_path, self.predict_batch_size, self.verbose = checkpoint_path, predict_batch_size, verbose
         self.num_epochs = num_epochs
         self.best_stored = np.inf
-        self.best = {"epoch": None, "valid_losses": None}
+        rate = float(np.clip(np.mean(valid_targets["spikes"]), 1e-6, 1.0 - 1e-6))
+        self.best = {"epoch": None, "valid_losses": None,
+                     # the constant-output plateau: the spike BCE of predicting the mean rate everywhere
+                     "constant_output_valid_spike_loss": -(rate * np.log(rate) + (1.0 - rate) * np.log1p(-rate))}
         self.best_weights = None
         self.history = []
 
@@ -225,14 +261,14 @@ class BallAndStickSchedule(keras.callbacks.Callback):
         valid = bs_loss_values(self.valid_targets, outputs)
         step = int(self.model.optimizer.iterations.numpy()) - 1
         learning_rate = self.model.optimizer.learning_rate
-        entry = {"epoch": epoch, "learning_rate": float(ops.convert_to_numpy(
+        entry = {"epoch": epoch, "step": step + 1, "learning_rate": float(ops.convert_to_numpy(
                      learning_rate(step) if callable(learning_rate) else learning_rate)),
                  "spike_loss_weight": float(ops.convert_to_numpy(self.losses["spikes"].weight_at(step))),
                  "train_loss": float((logs or {}).get("loss", np.nan)),
                  **{f"valid_{k}": v for k, v in valid.items()}}
         if valid["spikes"] < self.best_stored:
             self.best_stored = valid["spikes"] + BS_BEST_MARGIN
-            self.best = {"epoch": epoch, "valid_losses": valid}
+            self.best.update(epoch=epoch, valid_losses=valid)
             self.best_weights = self.model.get_weights()
             if self.checkpoint_path:
                 atomic_keras_file(self.model.save_weights, self.checkpoint_path)
