@@ -129,17 +129,22 @@ def best_models_dir(folder):
 
 # ---- running the project's scripts --------------------------------------------------------------------------
 def run(command, log_path):
-    """Run one of the project's scripts (output to the terminal and the log, reproduce.py's runner); raise on
-    failure."""
+    """Run one of the project's scripts, [name, arguments...] (output to the terminal and the log, reproduce.py's
+    runner); raise on failure."""
     import reproduce
 
-    argv = [reproduce.PYTHON, os.path.join(ROOT, command[0]), *command[1:]]
+    run_argv([reproduce.PYTHON, os.path.join(ROOT, command[0]), *command[1:]], log_path)
+
+
+def run_argv(argv, log_path):
+    import reproduce
+
     print("\n$ " + " ".join(map(str, argv)), flush=True)
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     code = reproduce.run_command(argv, log_path)
     if code != 0:
-        raise UserError(f"{command[0]} failed (exit code {code}); its output is in {log_path}. Fix the cause "
-                        "and run the same command again: finished work is kept.")
+        raise UserError(f"{os.path.basename(str(argv[1]))} failed (exit code {code}); its output is in {log_path}. "
+                        "Fix the cause and run the same command again: finished work is kept.")
 
 
 def log_path(p, step):
@@ -223,18 +228,15 @@ def train_sweep(p):
 
 
 # ---- step 3-4: selection on the validation files, scores on the test files -----------------------------------
-SELECTION_FLAGS = ["--min-d-prime=-1e9", "--min-auc=0", "--min-explained-variance=-1e9",
-                   "--min-num-train-samples", "0", "--max-num-train-samples", "1000000000000", "--draw-figures", "false"]
-
-
 def select_checkpoints(p, models_root, best_dir, synapse_type, step):
-    """Score every saved checkpoint on the validation files; copy the best per network into best_dir."""
-    valid_dir = dataset_folder(p, synapse_type, "valid")
-    run(["evaluate_CNN_valid.py", "--models-dir", models_root, "--data-dir", valid_dir], log_path(p, step))
-    run(["valid_fitting_results_exploration.py", *SELECTION_FLAGS, "--models-dir", models_root,
-         "--output-dir", best_dir], log_path(p, step))
-    run(["saving_best_valid_CNN_models.py", "--models-dir", models_root, "--output-dir", best_dir],
-        log_path(p, step))
+    """Score every saved checkpoint on the validation files; copy the best per network into best_dir (reproduce.py's
+    model selection, every network kept whatever its number of training windows; no figures)."""
+    import reproduce
+
+    exploration = ["--min-num-train-samples", "0", "--max-num-train-samples", "1000000000000", "--draw-figures", "false"]
+    for argv in reproduce.l5pc_selection_commands(models_root, dataset_folder(p, synapse_type, "valid"), best_dir,
+                                                  exploration_options=exploration):
+        run_argv(argv, log_path(p, step))
 
 
 def test_networks(p, best_dir, synapse_type, output_dir, step):

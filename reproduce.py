@@ -243,19 +243,28 @@ def selected_model(p):
         return ""
 
 
+#: a laptop-scale network may miss the paper's quality filters (d', AUC, explained variance); keep it
+KEEP_ANY_MODEL = ["--min-d-prime=-1e9", "--min-auc=0", "--min-explained-variance=-1e9"]
+
+
+def l5pc_selection_commands(models_dir, valid_dir, best_dir, options=(), exploration_options=()):
+    """The original's model selection on the validation files: score every saved checkpoint under models_dir,
+    explore the results (quality filters off), copy the best checkpoint of every architecture into best_dir."""
+    return [
+        [PYTHON, script("evaluate_CNN_valid.py"), *options, "--models-dir", models_dir, "--data-dir", valid_dir],
+        [PYTHON, script("valid_fitting_results_exploration.py"), *options, *KEEP_ANY_MODEL, *exploration_options,
+         "--models-dir", models_dir, "--output-dir", best_dir],
+        [PYTHON, script("saving_best_valid_CNN_models.py"), *options, "--models-dir", models_dir,
+         "--output-dir", best_dir],
+    ]
+
+
 def l5pc_evaluation_stage(p, folder):
     models_dir = os.path.join(p.output_dir, "l5pc_training")
     best_dir = os.path.join(folder, "best_models")
     preset = ["--preset", p.script_preset]
-    # a laptop-scale network may miss the paper's quality filters; keep it so the later stages have a model
-    keep_any = ["--min-d-prime=-1e9", "--min-auc=0", "--min-explained-variance=-1e9"]
     commands = [
-        [PYTHON, script("evaluate_CNN_valid.py"), *preset, "--models-dir", models_dir,
-         "--data-dir", l5pc_data_folder(p, "valid")],
-        [PYTHON, script("valid_fitting_results_exploration.py"), *preset, *keep_any, "--models-dir", models_dir,
-         "--output-dir", best_dir],
-        [PYTHON, script("saving_best_valid_CNN_models.py"), *preset, "--models-dir", models_dir,
-         "--output-dir", best_dir],
+        *l5pc_selection_commands(models_dir, l5pc_data_folder(p, "valid"), best_dir, preset),
         [PYTHON, script("evaluate_CNN_test.py"), *preset, "--models-dir", best_dir,
          "--data-dir", l5pc_data_folder(p, "test"), "--output-dir", os.path.join(folder, "test_evaluation")],
         [PYTHON, script("test_accuracy_vs_complexity.py"), *preset, "--models-dir", best_dir,
