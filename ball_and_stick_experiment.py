@@ -152,6 +152,10 @@ def main(argv=None, devices=None):
     models_dir = os.path.join(p.output_dir, "models")
     timings = {}
 
+    def run_dir(cell, model_name, config):
+        """The folder of a trained TCN twin (train_DNN_twin_of_BS_neuron.py's <cell>/<run name>)."""
+        return os.path.join(models_dir, cell, twins.twin_run_name(model_name, "TCN", config))
+
     # ---- datasets
     folders = {}
     for cell, num_repeats in zip(p.cells, p.num_repeats_per_cell):
@@ -169,7 +173,7 @@ def main(argv=None, devices=None):
         for config in p.configs:
             t0 = time.time()
             name = networks.ball_and_stick_tcn_name(*networks.BALL_AND_STICK_TCN_CONFIGS[config])
-            results_path = os.path.join(models_dir, cell, twins.twin_run_name(name, "TCN", config), "results.json")
+            results_path = os.path.join(run_dir(cell, name, config), "results.json")
             if os.path.exists(results_path):
                 print(f"reusing {results_path}")
                 with open(results_path) as handle:
@@ -197,8 +201,8 @@ def main(argv=None, devices=None):
     figure_paths = plotting.save_figure(figures.plot_auc_bars(auc_by_cell, list(p.configs), reference,
                                                                title=auc_plot_title(rows)),
                                         p.output_dir, "ball_and_stick_AUC_per_config")
-    curves = {cell: {row["config"]: learning_curve(os.path.join(models_dir, cell, twins.twin_run_name(
-        row["model_name"], "TCN", row["config"])), row["num_train_steps"]) for row in rows if row["cell"] == cell}
+    curves = {cell: {row["config"]: learning_curve(run_dir(cell, row["model_name"], row["config"]),
+                                                row["num_train_steps"]) for row in rows if row["cell"] == cell}
         for cell in p.cells}
     plateaus = {row["cell"]: row["constant_output_valid_spike_loss"] for row in rows
                 if row.get("constant_output_valid_spike_loss") is not None}
@@ -208,8 +212,7 @@ def main(argv=None, devices=None):
     for cell in p.cells:
         for config in [c for c in ("A", "B") if c in p.configs]:
             row = next(r for r in rows if r["cell"] == cell and r["config"] == config)
-            model = training.load_ball_and_stick_twin(
-                os.path.join(models_dir, cell, twins.twin_run_name(row["model_name"], "TCN", config)))
+            model = training.load_ball_and_stick_twin(run_dir(cell, row["model_name"], config))
             kernels[f"{cell} {config}"] = model.get_layer("layer_1").kernel.numpy()
     if kernels:
         figure_paths += plotting.save_figure(figures.plot_first_layer_heatmaps(kernels), p.output_dir,
