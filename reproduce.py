@@ -40,7 +40,7 @@ from neuron_as_deep_net.core.errors import UserError
 stages = ["integrate_and_fire", "ball_and_stick", "l5pc_dataset", "l5pc_training", "l5pc_evaluation",
           "l5pc_figures"]  # stages to run, in this order (the keys of STAGES, checked in main)
 script_preset = "quick"  # [quick | paper | smoke] preset passed to every script
-ball_and_stick_preset = "quick"  # [quick | full | smoke] the ball-and-stick script's preset
+ball_and_stick_preset = "quick"  # [quick | laptop | full | smoke] the ball-and-stick script's preset
 depth_sweep_preset = "laptop"  # [laptop | smoke] l5pc_depth_sweep.py's preset (stage l5pc_depth)
 force = False  # rerun stages that already finished
 workers = 0  # [>= 0] simulation worker processes; 0 = all cores

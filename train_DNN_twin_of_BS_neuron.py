@@ -45,6 +45,7 @@ warmup_epochs = 10  # [>= 0] learning-rate warm-up; the loss weights ramp from 2
 cooldown_epochs = 25  # [>= 0] final epochs of linear learning-rate decay
 warmup_steps = 0  # [>= 0] > 0: per-step linear rate warm-up over these steps instead of the per-epoch one (issue 22)
 warmup_start_factor = 0.001  # [> 0, <= 1] the per-step warm-up's first rate, as a fraction of learning_rate
+deep_rate_fan_in = 0  # [>= 0] > 0: each conv kernel after the first layer learns at rate x min(1, this / its fan-in) (issue 22); 0 = one rate, as the tutorial
 head_bias_init = "tutorial"  # [tutorial | targets] heads' initial biases: the tutorial's (-2 for the spike logits), or the training targets' means (issue 22)
 random_seed = 0  # [>= 0, < 4294967296] seeds Keras (weights) and the window sampler
 # evaluation
@@ -57,9 +58,12 @@ verbose = True  # print one line per epoch
 
 PRESETS = {
     "full": {},
-    # quick: 900 steps of 8 x 1024-ms windows at 2e-3 with the initial loss weights, decay over the last 8 epochs
-    "quick": {"num_epochs": 36, "steps_per_epoch": 25, "batch_size": 8, "train_window_ms": 1024,
-              "valid_window_ms": 4096, "learning_rate": 2e-3, "warmup_epochs": 0, "cooldown_epochs": 8},
+    # quick: the training recipe of ball_and_stick_experiment.py's quick preset (a test keeps the two equal):
+    # 2,400 steps of 4 x 1024-ms windows, AdamW peak 1e-3 after a 300-step warm-up from 1e-6, decay over the last
+    # 12 of 48 epochs, the initial loss weights, heads' biases at the targets' means, deeper kernels' rates x 256/fan-in
+    "quick": {"num_epochs": 48, "steps_per_epoch": 50, "batch_size": 4, "train_window_ms": 1024,
+              "learning_rate": 1e-3, "warmup_epochs": 0, "cooldown_epochs": 12, "warmup_steps": 300,
+              "head_bias_init": "targets", "deep_rate_fan_in": 256},
     "smoke": {"num_epochs": 2, "steps_per_epoch": 2, "batch_size": 2, "train_window_ms": 256,
               "valid_window_ms": 512, "learning_rate": 1e-3, "warmup_epochs": 1, "cooldown_epochs": 1},
 }
@@ -116,7 +120,8 @@ def main(argv=None, devices=None):
         model, train, valid, p.num_epochs, steps_per_epoch, p.batch_size, p.train_window_ms or default_train_window,
         p.valid_window_ms or default_valid_window, p.learning_rate, p.weight_decay, p.clip_norm, p.warmup_epochs,
         p.cooldown_epochs, seed=p.random_seed, checkpoint_path=os.path.join(run_dir, "best.weights.h5"),
-        verbose=p.verbose, warmup_steps=p.warmup_steps, warmup_start_factor=p.warmup_start_factor)
+        verbose=p.verbose, warmup_steps=p.warmup_steps, warmup_start_factor=p.warmup_start_factor,
+        deep_rate_fan_in=p.deep_rate_fan_in)
     training_sec = time.time() - train_started
 
     results, _ = evaluate_ball_and_stick_twin(model, test, p.test_window_ms, seed=p.random_seed)

@@ -240,7 +240,7 @@ ROWS = [
     (IF, ["--jitter-range-ms", "40"], "--rate-interval-options-ms: every option must exceed --jitter-range-ms (40)"),
     (IF, ["--num-ex-spikes-per-100ms-range", "50,0"], "low <= high (got [50, 0])"),
     (BS_EXPERIMENT, ["--cells", "AMPA_point"], "--num-repeats-per-cell needs one value per cell (AMPA_point)"),
-    (BS_EXPERIMENT, ["--long-run", "NMDA_cable:F", "--long-run-epochs", "5"], "--long-run is 'cell:config'"),
+    (BS_EXPERIMENT, ["--engine", "brian"], "--engine"),
     (BS_EXPERIMENT, ["--warmup-epochs", "80"], "--warmup-epochs (80) plus --cooldown-epochs (25) must not exceed"),
     (BS_EXPERIMENT, ["--train-window-ms", "200"], "--train-window-ms (200 ms) must be longer than the receptive "
                                                   "field of TCN config C (201 ms)"),

@@ -204,6 +204,31 @@ def test_per_step_warmup_schedule():
     assert float(ops.convert_to_numpy(training.EpochLearningRate(1e-3, 50, 20, 5, 4)(0))) == pytest.approx(1e-6)
 
 
+def test_deep_kernel_rates_scale_with_fan_in():
+    import keras
+
+    from neuron_as_deep_net.ball_and_stick import networks, training
+
+    model = networks.build_ball_and_stick_config("D")  # first layer 31 x 16, then 7 layers of 31 taps x 64 channels
+    factors = training.deep_kernel_rate_factors(model, 256)
+    assert sorted(factors) == [f"layer_{k}/kernel" for k in range(2, 9)]
+    assert all(factor == pytest.approx(256 / (31 * 64)) for factor in factors.values())
+    assert training.deep_kernel_rate_factors(model, 10 ** 6)["layer_2/kernel"] == 1.0  # never above the rate
+    # Adam's first step moves every weight by ~ its rate: 1e-3 for layer_1 and the heads, 1e-3 x 256/1984 deeper
+    training.compile_ball_and_stick_model(model, 1e-3, weight_decay=0.0, deep_rate_fan_in=256)
+    before = {v.path: keras.ops.convert_to_numpy(v) for v in model.trainable_variables}
+    rng = np.random.default_rng(0)
+    x = (rng.random((2, 300, 16)) < 0.05).astype("float32")
+    y = {"spikes": (rng.random((2, 300, 1)) < 0.02).astype("float32"), "soma": rng.normal(size=(2, 300, 1)),
+         "near_spike": np.zeros((2, 300, 1), "float32"), "inst_rate": np.zeros((2, 300, 1), "float32"),
+         "branch_v": rng.normal(size=(2, 300, 8))}
+    model.train_on_batch(x, y)
+    step = {v.path: np.median(np.abs(keras.ops.convert_to_numpy(v) - before[v.path])) for v in model.trainable_variables}
+    assert step["layer_1/kernel"] == pytest.approx(1e-3, rel=0.05)
+    assert step["soma/kernel"] == pytest.approx(1e-3, rel=0.05)
+    assert step["layer_5/kernel"] == pytest.approx(1e-3 * 256 / 1984, rel=0.05)
+
+
 def test_target_scaling_round_trip():
     from neuron_as_deep_net.ball_and_stick import training
 
@@ -381,16 +406,17 @@ def test_experiment_script_smoke(tmp_path):
 
     script = load_script("ball_and_stick_experiment.py")
     out = tmp_path / "bs"
-    long_run = ["--long-run", "AMPA_point:B", "--long-run-epochs", "3", "--long-run-cooldown-epochs", "1"]
     summary = script.main(["--preset", "smoke", "--cells", "AMPA_point", "--num-repeats-per-cell", "1",
-                           "--configs", "A,B", "--output-dir", str(out)] + long_run)
+                           "--configs", "A,B", "--output-dir", str(out)])
     assert [row["config"] for row in summary["rows"]] == ["A", "B"]
-    assert [row["num_train_steps"] for row in summary["rows"]] == [4, 6]  # 2 x 2 steps; the long run 3 x 2
+    assert [row["num_train_steps"] for row in summary["rows"]] == [4, 4]  # one recipe: 2 epochs x 2 steps each
     assert "CPU 0" in summary["device_report"]["visible"]  # the report, in the experiment's and each twin's JSON
     assert all(row["device_report"] == summary["device_report"] for row in summary["rows"])
-    assert script.auc_plot_title(summary["rows"]).endswith("(AMPA_point B: 6 steps; the others 4)")
-    with pytest.raises(UserError, match="cell:config"):
-        script.main(["--preset", "smoke", "--long-run", "C", "--long-run-epochs", "3", "--output-dir", str(out)])
+    assert script.auc_plot_title(summary["rows"]) == "test spike AUC of the TCN twins"
+    params = [json.loads((out / "models" / "AMPA_point" / f"{name}__TCN_{config}" / "params.json").read_text())
+              for name, config in (("TCN_D_2_W_8_T_181", "A"), ("TCN_D_3_W_16_T_181", "B"))]
+    recipe = lambda q: {k: v for k, v in q.items() if k not in ("config", "output_dir", "run_name")}  # noqa: E731
+    assert recipe(params[0]) == recipe(params[1])  # every twin of a cell trains with the same recipe
     with open(out / "results.csv") as handle:
         lines = handle.read().splitlines()
     assert lines[0].startswith("cell,config,model_name,num_params,AUC") and len(lines) == 3
@@ -409,8 +435,20 @@ def test_experiment_script_smoke(tmp_path):
     assert not list(folder.glob(".partial__*"))
     # a second run reuses the dataset and the trained twins
     again = script.main(["--preset", "smoke", "--cells", "AMPA_point", "--num-repeats-per-cell", "1",
-                         "--configs", "A,B", "--output-dir", str(out)] + long_run)
+                         "--configs", "A,B", "--output-dir", str(out)])
     assert [row["AUC"] for row in again["rows"]] == [row["AUC"] for row in summary["rows"]]
+
+
+def test_quick_preset_is_one_recipe_shared_with_the_train_script():
+    import ball_and_stick_experiment as experiment
+    import train_DNN_twin_of_BS_neuron as train_script
+
+    quick = experiment.PRESETS["quick"]
+    # one recipe for every twin: no per-cell or per-config training entries, the same as the train script's quick
+    assert not any(key.startswith("long_run") for key in quick)
+    recipe = {key: value for key, value in quick.items() if key in experiment.TRAIN_PARAMETERS}
+    assert recipe == train_script.PRESETS["quick"]
+    assert recipe["num_epochs"] * recipe["steps_per_epoch"] == 2400 and recipe["deep_rate_fan_in"] == 256
 
 
 def test_comparison_names_the_smallest_network_that_beats_the_reference():

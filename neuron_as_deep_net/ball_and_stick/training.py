@@ -218,19 +218,69 @@ class ScheduledLoss(keras.losses.Loss):
         return self.weight_at(self.iterations) * base
 
 
+@keras.saving.register_keras_serializable(package="neuron_as_deep_net")
+class RateScaledAdamW(keras.optimizers.AdamW):
+    """AdamW whose learning rate is multiplied, for some variables, by a constant factor ({variable path:
+    factor}; the others use the rate as it is). Used by :func:`deep_kernel_rate_factors`."""
+
+    def __init__(self, rate_factors=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate_factors = {str(path): float(factor) for path, factor in (rate_factors or {}).items()}
+        self._factor_by_index = {}
+
+    def build(self, variables):
+        super().build(variables)
+        self._factor_by_index = {self._get_variable_index(variable): self.rate_factors[variable.path]
+                                 for variable in variables if variable.path in self.rate_factors}
+
+    def update_step(self, gradient, variable, learning_rate):
+        factor = self._factor_by_index.get(self._get_variable_index(variable), 1.0)
+        return super().update_step(gradient, variable, learning_rate * factor)
+
+    def get_config(self):
+        return {**super().get_config(), "rate_factors": self.rate_factors}
+
+
+def deep_kernel_rate_factors(model, reference_fan_in):
+    """{kernel path: min(1, reference_fan_in / fan-in)} for every causal conv after the first layer (fan-in =
+    kernel taps x input channels; the first layer and the 1x1 heads keep the full rate).
+
+    Why (issue 22): Adam moves every weight by about the rate per step, whatever its gradient's size. The deeper
+    layers read positive-mean LeakyGELU features, so a kernel whose taps all move the same way shifts its
+    layer's time-mean by about fan-in x rate x the features' mean per step; after RMS normalisation that mean
+    swamps the temporal signal (the constant-output plateau; ``tools/ball_and_stick_plateau_probe.py``). With
+    one rate for all configs the plateau therefore lengthens with the kernel's fan-in (E 11 x 64 leaves it
+    within ~400 steps at 3e-4, D 31 x 64 needs ~2,000); scaling each deeper kernel's rate by 1 / fan-in gives
+    every config the same shift per step."""
+    factors = {}
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.Conv1D) or layer.name == "layer_1" or layer.name in BS_LOSSES:
+            continue
+        taps, channels, _ = layer.kernel.shape
+        factors[layer.kernel.path] = min(1.0, float(reference_fan_in) / float(taps * channels))
+    return factors
+
+
 def compile_ball_and_stick_model(model, learning_rate=3e-4, weight_decay=1e-3, clip_norm=25.0, steps_per_epoch=1,
                                  num_epochs=1, warmup_epochs=0, cooldown_epochs=0, warmup_steps=0,
-                                 warmup_start_factor=0.001):
+                                 warmup_start_factor=0.001, deep_rate_fan_in=0):
     """AdamW (decoupled decay, global-norm clipping) with the warm-up/cool-down schedule, and the five losses
     with their ramped weights; returns the losses dict. warmup_epochs=0: no warm-up and the initial loss weights
     throughout (cooldown_epochs=0 and warmup_steps=0 too: a constant rate). warmup_steps > 0: per-step rate
-    warm-up instead of the per-epoch one (warmup_epochs then only places the loss-weight ramp)."""
+    warm-up instead of the per-epoch one (warmup_epochs then only places the loss-weight ramp).
+    deep_rate_fan_in > 0: the deeper conv kernels' rates scaled by min(1, deep_rate_fan_in / fan-in)
+    (:func:`deep_kernel_rate_factors`; opt-in, issue 22); 0: one rate for every weight, as the tutorial."""
     if warmup_epochs or cooldown_epochs or warmup_steps:
         schedule = EpochLearningRate(learning_rate, steps_per_epoch, num_epochs, warmup_epochs, cooldown_epochs,
                                      warmup_steps, warmup_start_factor)
     else:
         schedule = learning_rate
-    optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay, global_clipnorm=clip_norm)
+    if deep_rate_fan_in:
+        optimizer = RateScaledAdamW(deep_kernel_rate_factors(model, deep_rate_fan_in), learning_rate=schedule,
+                                    weight_decay=weight_decay, global_clipnorm=clip_norm)
+    else:
+        optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay,
+                                           global_clipnorm=clip_norm)
     losses = {name: ScheduledLoss(kind, initial, final if warmup_epochs else initial, optimizer.iterations,
                                   steps_per_epoch, num_epochs, max(warmup_epochs, 1), f"{name}_loss")
               for name, (kind, initial, final) in BS_LOSSES.items()}
@@ -318,20 +368,21 @@ def check_twin_parameters(configs, num_epochs, warmup_epochs, cooldown_epochs, w
 def train_ball_and_stick_twin(model, train_arrays, valid_arrays, num_epochs, steps_per_epoch, batch_size=16,
                               train_window_ms=2048, valid_window_ms=4096, learning_rate=3e-4, weight_decay=1e-3,
                               clip_norm=25.0, warmup_epochs=10, cooldown_epochs=25, seed=0, checkpoint_path=None,
-                              verbose=True, warmup_steps=0, warmup_start_factor=0.001):
+                              verbose=True, warmup_steps=0, warmup_start_factor=0.001, deep_rate_fan_in=0):
     """Train a twin (spec §4): AdamW with warm-up/cool-down, ramped loss weights, best checkpoint by validation
-    spike BCE (restored at the end). warmup_epochs=0: no warm-up and the initial loss weights throughout (the
-    quick presets: every TCN first sits ~400-600 steps on a constant-output plateau, about the same number of
-    steps at learning rates 1e-3 to 3e-3, so a warm-up from 0.001x and a ramp to spike weight 24 do not fit in a
-    quick budget). warmup_steps > 0: a per-step linear rate warm-up from warmup_start_factor x learning_rate
-    (issue 22). Returns (schedule history list, best {'epoch', 'valid_losses'})."""
+    spike BCE (restored at the end). warmup_epochs=0: no per-epoch warm-up and the initial loss weights throughout
+    (the quick presets: a ramp to spike weight 24 does not fit in a quick budget). warmup_steps > 0: a per-step
+    linear rate warm-up from warmup_start_factor x learning_rate; deep_rate_fan_in > 0: the deeper kernels' rates
+    scaled by 1 / fan-in (:func:`deep_kernel_rate_factors`; both issue 22, the quick preset's recipe). Returns
+    (schedule history list, best {'epoch', 'valid_losses'})."""
     if warmup_epochs < 0 or cooldown_epochs < 0 or warmup_epochs + cooldown_epochs > num_epochs:
         raise ValueError(f"need warm-up ({warmup_epochs}) and cool-down ({cooldown_epochs}) epochs >= 0 with their sum "
                          f"at most num_epochs ({num_epochs}); warm-up 0 = no warm-up and the initial loss weights")
     num_segments = train_arrays["branch_v"].shape[-1]
     train_window_ms = fitting_window_ms(train_arrays, train_window_ms)
     losses = compile_ball_and_stick_model(model, learning_rate, weight_decay, clip_norm, steps_per_epoch, num_epochs,
-                                          warmup_epochs, cooldown_epochs, warmup_steps, warmup_start_factor)
+                                          warmup_epochs, cooldown_epochs, warmup_steps, warmup_start_factor,
+                                          deep_rate_fan_in)
     valid_x, valid_targets = fixed_validation_windows(valid_arrays, valid_window_ms)
     schedule = BallAndStickSchedule(losses, valid_x, valid_targets, checkpoint_path, num_epochs=num_epochs,
                                     verbose=verbose)
