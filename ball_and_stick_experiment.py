@@ -8,7 +8,7 @@ test AUC per config with one colour per cell (the tutorial's config-C AUCs marke
 weights of configs A and B as spatio-temporal heatmaps (bonus a).
 
     python ball_and_stick_experiment.py --preset quick --output-dir OUT      # < 45 min on 2 CPU cores
-    python ball_and_stick_experiment.py --preset laptop --output-dir OUT     # the assignment's data sizes (~3.6 h)
+    python ball_and_stick_experiment.py --preset laptop --output-dir OUT     # the assignment's data sizes (~3.5 h)
     python ball_and_stick_experiment.py --preset full --output-dir OUT       # the tutorial's sizes (hours)
     python ball_and_stick_experiment.py --preset quick --cells NMDA_cable --excitatory-preset NMDA_rodent --output-dir OUT_rodent
     python ball_and_stick_experiment.py --help
@@ -60,6 +60,11 @@ test_window_ms = 8128  # [>= 1] evaluation window per test file
 output_dir = "output/ball_and_stick"  # everything is written here
 # -----------------------------------------------------------------------------
 
+#: the one training recipe of the quick and laptop presets, the same for every twin (train_DNN_twin_of_BS_neuron.py's
+#: quick preset is the same; a test keeps them equal)
+QUICK_RECIPE = {"num_epochs": 48, "steps_per_epoch": 50, "batch_size": 4, "train_window_ms": 1024, "learning_rate": 1e-3,
+                "warmup_epochs": 0, "cooldown_epochs": 12, "warmup_steps": 300, "head_bias_init": "targets",
+                "deep_rate_fan_in": 256}
 PRESETS = {
     "full": {},
     # quick (< 45 min on 2 cores): 16 repeats per cell (~330 / ~310 train sims after pruning), CoreNEURON; every
@@ -67,16 +72,13 @@ PRESETS = {
     # 300 steps, linear decay over the last 12 of 48 epochs, the initial loss weights throughout, the heads' biases
     # at the training targets' means, and each deeper conv kernel's rate x min(1, 256 / fan-in) (README,
     # ball-and-stick: how this recipe was chosen on the validation files)
-    "quick": {"num_repeats_per_cell": [16, 16], "engine": "coreneuron", "num_epochs": 48, "steps_per_epoch": 50,
-              "batch_size": 4, "train_window_ms": 1024, "learning_rate": 1e-3, "warmup_epochs": 0,
-              "cooldown_epochs": 12, "warmup_steps": 300, "head_bias_init": "targets", "deep_rate_fan_in": 256},
+    "quick": {"num_repeats_per_cell": [16, 16], "engine": "coreneuron", **QUICK_RECIPE},
     # laptop: the assignment's dataset sizes (145 / 262 repeats: >= 3,000 AMPA_point and >= 5,000 NMDA_cable train
     # sims after pruning at the quick data's pruning rates) and the quick recipe for twice the steps (4,800);
-    # projected, not yet run: ~2.6 h of simulation (0.83 s per 8.2-s simulation, CoreNEURON, 2 workers) + ~1 h
+    # projected, not yet run: ~2.5 h of simulation (0.78 s per 8.2-s simulation, CoreNEURON, 2 workers) + ~1 h
     # of training on 2 cores, so over the 3-h goal (README)
-    "laptop": {"num_repeats_per_cell": [145, 262], "engine": "coreneuron", "num_epochs": 96, "steps_per_epoch": 50,
-               "batch_size": 4, "train_window_ms": 1024, "learning_rate": 1e-3, "warmup_epochs": 0,
-               "cooldown_epochs": 24, "warmup_steps": 300, "head_bias_init": "targets", "deep_rate_fan_in": 256},
+    "laptop": {"num_repeats_per_cell": [145, 262], "engine": "coreneuron",
+               **dict(QUICK_RECIPE, num_epochs=96, cooldown_epochs=24)},
     "smoke": {"num_repeats_per_cell": [1, 1], "sim_duration_ms": 1024, "prune": False, "workers": 1,
               "configs": ["A", "C"], "num_epochs": 2, "steps_per_epoch": 2, "batch_size": 2, "train_window_ms": 256,
               "valid_window_ms": 512, "learning_rate": 1e-3, "warmup_epochs": 1, "cooldown_epochs": 1},

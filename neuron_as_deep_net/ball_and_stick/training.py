@@ -252,9 +252,11 @@ def deep_kernel_rate_factors(model, reference_fan_in):
     one rate for all configs the plateau therefore lengthens with the kernel's fan-in (E 11 x 64 leaves it
     within ~400 steps at 3e-4, D 31 x 64 needs ~2,000); scaling each deeper kernel's rate by 1 / fan-in gives
     every config the same shift per step."""
+    from .networks import BALL_AND_STICK_HEADS
+
     factors = {}
     for layer in model.layers:
-        if not isinstance(layer, keras.layers.Conv1D) or layer.name == "layer_1" or layer.name in BS_LOSSES:
+        if not isinstance(layer, keras.layers.Conv1D) or layer.name == "layer_1" or layer.name in BALL_AND_STICK_HEADS:
             continue
         taps, channels, _ = layer.kernel.shape
         factors[layer.kernel.path] = min(1.0, float(reference_fan_in) / float(taps * channels))
