@@ -124,6 +124,9 @@ def test_smoke_sweep_end_to_end_and_resume(tmp_path):
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert second.stdout.count("finished earlier") == 4 and "learning schedule 1/" not in second.stdout
     assert second.stdout.count("the dataset file already exists") == 8
+    # and the test step does not score the same networks again
+    assert second.stdout.count("were evaluated on the test files earlier, kept") == 2
+    assert "evaluate_CNN_test.py" not in second.stdout
     with open(out / "depth_sweep.csv", newline="") as handle:
         assert [r["model"] for r in csv.DictReader(handle)] == [r["model"] for r in rows]
 
