@@ -130,6 +130,12 @@ def best_models_dir(folder):
     return os.path.join(folder, "best_models")
 
 
+def parse_cache_dir(p):
+    """One cache of parsed dataset files for every network (entries are named by content): fit_CNN.py's default,
+    a cache per models folder, held a copy of the training files per network (~2.8 GB each at the laptop preset)."""
+    return os.path.join(p.output_dir, "data", ".parsed_cache")
+
+
 # ---- running the project's scripts --------------------------------------------------------------------------
 def run(command, log_path):
     """Run one of the project's scripts, [name, arguments...] (output to the terminal and the log, reproduce.py's
@@ -208,7 +214,7 @@ def fit_command(p, synapse_type, depth, train_dir, models_dir):
                "--batch-size", p.batch_size, "--input-window-size", p.input_window_size,
                "--train-file-load", p.train_file_load, "--valid-file-load", p.valid_file_load,
                "--train-files-per-epoch", p.train_files_per_epoch, "--save-final-model", "true",
-               "--progress-bar", "false", "--resume"]
+               "--parse-cache-dir", parse_cache_dir(p), "--progress-bar", "false", "--resume"]
     return [str(part) for part in command + ["--num-DVT-components", p.num_DVT_components]]
 
 
