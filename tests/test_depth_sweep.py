@@ -38,6 +38,7 @@ def test_laptop_sweep_architectures_and_one_recipe(tmp_path):
               for c in commands.values()]
     assert all(r == recipe[0] for r in recipe)
     assert option(commands[3], "--num-filters") == "64" and "--resume" in commands[3]
+    assert option(commands[5], "--parse-cache-dir") == os.path.join(str(tmp_path), "data", ".parsed_cache")
     assert sweep.network_dir(p, "AMPA", 5).endswith(os.path.join("models", "AMPA", "depth_5"))
     assert sweep.network_dir(p, "NMDA", 7, 0.25).endswith(os.path.join("learning_curve", "NMDA_depth_7__train_0.25"))
 
@@ -118,12 +119,18 @@ def test_smoke_sweep_end_to_end_and_resume(tmp_path):
     assert chosen in {r["model"] for r in rows if r["synapse_type"] == "NMDA"}
     assert chosen == max((r for r in rows if r["synapse_type"] == "NMDA"), key=lambda r: float(r["valid_AUC"]))["model"]
     assert [p["fraction"] for p in summary["learning_curve"]["points"]] == [0.5, 1.0]
+    # the parsed training files are cached once for every network, not once per network folder
+    assert (out / "data" / ".parsed_cache").is_dir()
+    assert not list((out / "models").glob("*/depth_*/.parsed_cache"))
     # run again: every network and dataset is reused, the table is the same
     second = subprocess.run(command + ["--steps", "data,train,test"], cwd=ROOT, capture_output=True, text=True,
                             timeout=900)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert second.stdout.count("finished earlier") == 4 and "learning schedule 1/" not in second.stdout
     assert second.stdout.count("the dataset file already exists") == 8
+    # and the test step does not score the same networks again
+    assert second.stdout.count("were evaluated on the test files earlier, kept") == 2
+    assert "evaluate_CNN_test.py" not in second.stdout
     with open(out / "depth_sweep.csv", newline="") as handle:
         assert [r["model"] for r in csv.DictReader(handle)] == [r["model"] for r in rows]
 
