@@ -29,6 +29,7 @@ data_dir = "output/ball_and_stick/data"  # root holding <short_name>/{train,vali
 cell = "AMPA_point"  # [AMPA_point | NMDA_cable] selects the dataset folder by its short name
 dataset_folder = ""  # [folder] explicit dataset folder (overrides data_dir + cell), e.g. a downloaded one
 max_train_files = 0  # [>= 0] 0 = all
+max_valid_files = 0  # [>= 0] validation files scored after every epoch (the first ones by index); 0 = all, as the tutorial
 # model
 model_type = "TCN"  # [TCN | ResNetTCN | ELM | Transformer]
 config = "C"  # [A | B | C | D | E] TCN config (spec table; ignored by the other model types)
@@ -96,7 +97,7 @@ def main(argv=None, devices=None):
     keras.utils.set_random_seed(p.random_seed)
     folder = p.dataset_folder or dataset.find_dataset_folder(p.data_dir, p.cell)
     train = dataset.load_split(folder, "train", p.max_train_files or None)
-    valid = dataset.load_split(folder, "valid")
+    valid = dataset.load_split(folder, "valid", p.max_valid_files or None)
     test = dataset.load_split(folder, "test")
     num_segments = train["branch_v"].shape[-1]
     print(f"{os.path.basename(folder)}: {len(train['indices'])} train / {len(valid['indices'])} valid / "
