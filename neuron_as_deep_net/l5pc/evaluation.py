@@ -318,7 +318,10 @@ def evaluate_saved_models(model_paths: dict, output_path_of: Callable[[str], str
                               "runtime_sec": time.time() - t0, **main_values})
             del model
             keras.backend.clear_session()  # free each network's graph before loading the next
-    if run_summary_path:
+    if run_summary_path and not summaries and os.path.exists(run_summary_path):
+        if verbose:  # nothing new: the earlier run's summary stays
+            print(f"nothing evaluated; kept the earlier run's summary {run_summary_path}")
+    elif run_summary_path:
         from ..core.files import write_json
 
         write_json(run_summary_path, dict(run_summary or {}, evaluated=summaries, device_report=device_report,
