@@ -92,7 +92,7 @@ TUTORIAL_CONFIG_C = {"AMPA_point": {"AUC": 0.99904, "TP @ 0.0020 FP": 0.8859, "s
                                     "soma_RMSE": 3.013}}
 CSV_COLUMNS = ["cell", "config", "model_name", "num_params", "AUC", "TP @ 0.0020 FP", "soma_explained_variance_percent",
                "soma_RMSE", "near_spike_AUC", "branch_v_explained_variance_percent", "best_epoch", "num_train_files",
-               "num_train_steps", "training_sec", "best_valid_spike_loss", "constant_output_valid_spike_loss",
+               "num_valid_files", "num_train_steps", "training_sec", "best_valid_spike_loss", "constant_output_valid_spike_loss",
                "tutorial_AUC"]
 TRAIN_PARAMETERS = ["num_epochs", "steps_per_epoch", "batch_size", "train_window_ms", "valid_window_ms", "max_valid_files",
                     "learning_rate", "warmup_epochs", "cooldown_epochs", "warmup_steps", "warmup_start_factor",

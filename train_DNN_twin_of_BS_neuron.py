@@ -65,6 +65,10 @@ PRESETS = {
     "quick": {"num_epochs": 48, "steps_per_epoch": 50, "batch_size": 4, "train_window_ms": 1024,
               "learning_rate": 1e-3, "warmup_epochs": 0, "cooldown_epochs": 12, "warmup_steps": 300,
               "head_bias_init": "targets", "deep_rate_fan_in": 256},
+    # laptop: ball_and_stick_experiment.py's laptop recipe, the quick one for 4,800 steps, 64 validation files per epoch
+    "laptop": {"num_epochs": 96, "steps_per_epoch": 50, "batch_size": 4, "train_window_ms": 1024,
+               "learning_rate": 1e-3, "warmup_epochs": 0, "cooldown_epochs": 24, "warmup_steps": 300,
+               "head_bias_init": "targets", "deep_rate_fan_in": 256, "max_valid_files": 64},
     "smoke": {"num_epochs": 2, "steps_per_epoch": 2, "batch_size": 2, "train_window_ms": 256,
               "valid_window_ms": 512, "learning_rate": 1e-3, "warmup_epochs": 1, "cooldown_epochs": 1},
 }
@@ -129,7 +133,8 @@ def main(argv=None, devices=None):
     results.update({"cell": p.cell, "model_type": p.model_type, "config": tag, "model_name": model.name,
                     "num_params": num_params, "best_epoch": best["epoch"], "best_valid_losses": best["valid_losses"],
                     "constant_output_valid_spike_loss": best["constant_output_valid_spike_loss"],
-                    "num_train_files": int(len(train["indices"])), "num_train_steps": p.num_epochs * steps_per_epoch,
+                    "num_train_files": int(len(train["indices"])),
+                    "num_valid_files": int(len(valid["indices"])), "num_train_steps": p.num_epochs * steps_per_epoch,
                     "training_sec": training_sec, "runtime_sec": time.time() - started, "device_report": setup.report,
                     "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0})
     model_description = {"model_type": p.model_type, "config": p.config, "num_segments": int(num_segments),
