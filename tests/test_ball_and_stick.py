@@ -482,7 +482,7 @@ def test_quick_preset_is_one_recipe_shared_with_the_train_script():
     assert {key: value for key, value in laptop.items() if key in experiment.TRAIN_PARAMETERS} == dict(
         recipe, num_epochs=96, cooldown_epochs=24, max_valid_files=64)
     assert train_script.PRESETS["laptop"] == dict(recipe, num_epochs=96, cooldown_epochs=24, max_valid_files=64)
-    assert laptop["cells_per_run"] == 16 and laptop["num_repeats_per_cell"] == [145, 262]
+    assert laptop["cells_per_run"] == 16 and laptop["num_repeats_per_cell"] == [155, 280]
 
 
 def test_comparison_names_the_smallest_network_that_beats_the_reference():
