@@ -177,6 +177,7 @@ def main(argv=None, devices=None):
     # ---- twins
     rows = []
     for cell in p.cells:
+        splits = None  # loaded once per cell, at its first twin to train (dataset.load_twin_splits says why)
         for config in p.configs:
             t0 = time.time()
             name = networks.ball_and_stick_tcn_name(*networks.BALL_AND_STICK_TCN_CONFIGS[config])
@@ -191,7 +192,9 @@ def main(argv=None, devices=None):
                               "--output-dir", models_dir]
                 for parameter in TRAIN_PARAMETERS:
                     argv_train += [option_name(parameter), str(getattr(p, parameter))]
-                results = train_script.main(argv_train, devices=devices)
+                if splits is None:
+                    splits = dataset.load_twin_splits(folders[cell], max_valid_files=p.max_valid_files)
+                results = train_script.main(argv_train, devices=devices, loaded_splits=splits)
             timings[f"train_{cell}_{config}_sec"] = time.time() - t0
             results["tutorial_AUC"] = TUTORIAL_CONFIG_C.get(cell, {}).get("AUC") if config == "C" else None
             results["best_valid_spike_loss"] = (results.get("best_valid_losses") or {}).get("spikes")

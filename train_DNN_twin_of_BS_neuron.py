@@ -76,8 +76,10 @@ DEFAULT_WINDOWS_MS = {"TCN": (2048, 4096), "ResNetTCN": (2048, 4096), "ELM": (10
                       "Transformer": (1280, 2048)}
 
 
-def main(argv=None, devices=None):
-    """Run the script with ``argv`` (default: the command line); ``devices`` injects the device list (tests)."""
+def main(argv=None, devices=None, loaded_splits=None):
+    """Run the script with ``argv`` (default: the command line); ``devices`` injects the device list (tests).
+    ``loaded_splits``: dataset.load_twin_splits of this dataset, when the caller trains several twins on it in one
+    process (used if its key matches, else the splits are loaded here)."""
     from neuron_as_deep_net.core import devices as core_devices
     from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
@@ -100,9 +102,10 @@ def main(argv=None, devices=None):
                                                        "--test-window-ms": p.test_window_ms})
     keras.utils.set_random_seed(p.random_seed)
     folder = p.dataset_folder or dataset.find_dataset_folder(p.data_dir, p.cell)
-    train = dataset.load_split(folder, "train", p.max_train_files or None)
-    valid = dataset.load_split(folder, "valid", p.max_valid_files or None)
-    test = dataset.load_split(folder, "test")
+    key = dataset.twin_splits_key(folder, p.max_train_files, p.max_valid_files)
+    if not (loaded_splits and loaded_splits.get("key") == key):
+        loaded_splits = dataset.load_twin_splits(folder, p.max_train_files, p.max_valid_files)
+    train, valid, test = loaded_splits["train"], loaded_splits["valid"], loaded_splits["test"]
     num_segments = train["branch_v"].shape[-1]
     print(f"{os.path.basename(folder)}: {len(train['indices'])} train / {len(valid['indices'])} valid / "
           f"{len(test['indices'])} test simulations of {train['spikes'].shape[1]} ms")

@@ -428,14 +428,18 @@ def test_cells_per_run_writes_the_same_dataset(tmp_path):
 
 @pytest.mark.neuron
 @pytest.mark.slow
-def test_experiment_script_smoke(tmp_path):
+def test_experiment_script_smoke(tmp_path, monkeypatch):
     from test_scripts import load_script
 
     script = load_script("ball_and_stick_experiment.py")
     out = tmp_path / "bs"
+    loads = []  # the experiment loads a cell's splits once for all its twins (a copy per twin ran out of memory)
+    real_load = bsd.load_twin_splits
+    monkeypatch.setattr(bsd, "load_twin_splits", lambda *args, **kwargs: loads.append(args) or real_load(*args, **kwargs))
     summary = script.main(["--preset", "smoke", "--cells", "AMPA_point", "--num-repeats-per-cell", "1",
                            "--configs", "A,B", "--output-dir", str(out)])
     assert [row["config"] for row in summary["rows"]] == ["A", "B"]
+    assert len(loads) == 1
     assert [row["num_train_steps"] for row in summary["rows"]] == [4, 4]  # one recipe: 2 epochs x 2 steps each
     assert "CPU 0" in summary["device_report"]["visible"]  # the report, in the experiment's and each twin's JSON
     assert all(row["device_report"] == summary["device_report"] for row in summary["rows"])

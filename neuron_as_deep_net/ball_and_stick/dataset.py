@@ -160,6 +160,22 @@ def load_split(folder, split, max_files=None):
     }
 
 
+def twin_splits_key(folder, max_train_files=0, max_valid_files=0):
+    """What :func:`load_twin_splits` loaded: the folder and the file limits."""
+    return (os.path.abspath(folder), int(max_train_files or 0), int(max_valid_files or 0))
+
+
+def load_twin_splits(folder, max_train_files=0, max_valid_files=0):
+    """The three splits a twin trains, selects and is tested on ({'train', 'valid', 'test', 'key'}; 0 = all files).
+
+    Load them once per dataset when several twins train in one process (ball_and_stick_experiment.py): Keras and
+    tf.data keep references to a finished twin's training arrays, so loading them again for every twin grows the
+    process by a copy each (the NMDA_cable laptop data, ~2.5 GB per copy, ran the machine out of memory)."""
+    return {"train": load_split(folder, "train", max_train_files or None),
+            "valid": load_split(folder, "valid", max_valid_files or None),
+            "test": load_split(folder, "test"), "key": twin_splits_key(folder, max_train_files, max_valid_files)}
+
+
 # ---------------------------------------------------------------------------------------------------------
 # pruning
 # ---------------------------------------------------------------------------------------------------------
