@@ -80,9 +80,9 @@ def main(argv=None, devices=None):
         raise UserError(f"no best models ({p.synapse_type} <arch>/<name>_model.h5) in {p.models_dir}")
 
     def output_path(name):
-        return model_files.test_evaluation_path(models[name], name, p.output_dir)
+        return evaluation.test_evaluation_path(models[name], name, p.output_dir)
 
-    todo = model_files.models_without_test_evaluation(models, p.output_dir) if p.skip_evaluated else dict(models)
+    todo = evaluation.models_without_test_evaluation(models, p.output_dir) if p.skip_evaluated else dict(models)
     print(f"{len(models)} {p.synapse_type} best models in {p.models_dir}, {len(todo)} to evaluate")
 
     # ---- test data, parsed once for all models

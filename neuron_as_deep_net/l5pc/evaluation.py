@@ -257,6 +257,21 @@ def evaluation_options(params, inference_path="fast") -> dict:
     return options
 
 
+def test_evaluation_path(model_path, name, output_dir="") -> str:
+    """Where evaluate_CNN_test.py saves a best model's test evaluation: <output_dir or the model's folder>/
+    <name>_evaluation_test.pickle."""
+    from . import model_files
+
+    folder = output_dir or os.path.dirname(os.path.abspath(model_path))
+    return os.path.join(folder, name + model_files.TEST_EVALUATION_SUFFIX + ".pickle")
+
+
+def models_without_test_evaluation(models: dict, output_dir="") -> dict[str, str]:
+    """The {name: model file} of ``models`` whose test evaluation pickle does not exist yet."""
+    return {name: path for name, path in models.items()
+            if not os.path.exists(test_evaluation_path(path, name, output_dir))}
+
+
 def evaluate_saved_models(model_paths: dict, output_path_of: Callable[[str], str], data_dir: str,
                           file_pattern: str = "*_secDuration_*.p", cache_dir: str | None = None,
                           print_keys=None, run_summary_path: str = "", run_summary: dict | None = None,

@@ -147,19 +147,6 @@ def find_best_models(best_models_dir, synapse_type="NMDA") -> dict[str, str]:
     return {name: path for name, path in found.items() if matches_synapse_type(name, synapse_type)}
 
 
-def test_evaluation_path(model_path, name, output_dir="") -> str:
-    """Where evaluate_CNN_test.py saves a best model's test evaluation: <output_dir or the model's folder>/
-    <name>_evaluation_test.pickle."""
-    folder = output_dir or os.path.dirname(os.path.abspath(model_path))
-    return os.path.join(folder, name + TEST_EVALUATION_SUFFIX + ".pickle")
-
-
-def models_without_test_evaluation(models: dict, output_dir="") -> dict[str, str]:
-    """The {name: model file} of ``models`` whose test evaluation pickle does not exist yet."""
-    return {name: path for name, path in models.items()
-            if not os.path.exists(test_evaluation_path(path, name, output_dir))}
-
-
 def find_training_pickle(model_path):
     """``<base>.pickle``, ``<base>_training.pickle`` (also without '_model') beside the model, or None."""
     folder = os.path.dirname(os.path.abspath(model_path))
