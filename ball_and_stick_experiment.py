@@ -40,7 +40,7 @@ random_seed = 0  # [>= 0, < 4294967296] datasets and training
 prune = True  # prune simulations by the spec's statistics
 workers = 0  # [>= 0] simulation worker processes; 0 = all cores
 engine = "neuron"  # [neuron | coreneuron] simulator of the datasets (the same fixed step; coreneuron is faster)
-cells_per_run = 1  # [>= 1] > 1: that many copies of the cell share one simulator run, each with its own simulation (~3.5x faster at 8-16 with coreneuron)
+cells_per_run = 1  # [>= 1] > 1: that many copies of the cell share one simulator run, each with its own simulation (4.5x faster at 16 with coreneuron)
 # models
 configs = ["A", "B", "C", "D", "E"]  # [each A | B | C | D | E] TCN configs to train
 # training (passed to train_DNN_twin_of_BS_neuron.py)
@@ -75,11 +75,10 @@ PRESETS = {
     # at the training targets' means, and each deeper conv kernel's rate x min(1, 256 / fan-in) (README,
     # ball-and-stick: how this recipe was chosen on the validation files)
     "quick": {"num_repeats_per_cell": [16, 16], "engine": "coreneuron", **QUICK_RECIPE},
-    # laptop (< 3 h on 2 cores): the assignment's dataset sizes (155 / 280 repeats: >= 3,000 AMPA_point and >= 5,000
-    # NMDA_cable train sims after pruning, which kept 84 % (AMPA_point, 145 repeats) and 80 % (NMDA_cable, quick data)
-    # of the train sims), simulated 16 cells per CoreNEURON run
-    # (~3.5x faster than one), and the quick recipe for twice the steps (4,800); each epoch scores the first 64
-    # validation files (all ~250 / ~450 would cost more than the training steps)
+    # laptop (1.7 h measured on 2 cores, README): the assignment's dataset sizes (155 / 280 repeats -> 3,141 AMPA_point
+    # and 5,131 NMDA_cable train sims after pruning, which keeps 84 % / 76 % of them), simulated 16 cells per
+    # CoreNEURON run (4.5x faster than one), and the quick recipe for twice the steps (4,800); each epoch scores the
+    # first 64 validation files (all ~250 / ~450 would cost more than the training steps)
     "laptop": {"num_repeats_per_cell": [155, 280], "engine": "coreneuron", "cells_per_run": 16, "max_valid_files": 64,
                **dict(QUICK_RECIPE, num_epochs=96, cooldown_epochs=24)},
     "smoke": {"num_repeats_per_cell": [1, 1], "sim_duration_ms": 1024, "prune": False, "workers": 1,
@@ -93,10 +92,10 @@ TUTORIAL_CONFIG_C = {"AMPA_point": {"AUC": 0.99904, "TP @ 0.0020 FP": 0.8859, "s
                                     "soma_RMSE": 3.013}}
 CSV_COLUMNS = ["cell", "config", "model_name", "num_params", "AUC", "TP @ 0.0020 FP", "soma_explained_variance_percent",
                "soma_RMSE", "near_spike_AUC", "branch_v_explained_variance_percent", "best_epoch", "num_train_files",
-               "num_valid_files", "num_train_steps", "training_sec", "best_valid_spike_loss", "constant_output_valid_spike_loss",
-               "tutorial_AUC"]
-TRAIN_PARAMETERS = ["num_epochs", "steps_per_epoch", "batch_size", "train_window_ms", "valid_window_ms", "max_valid_files",
-                    "learning_rate", "warmup_epochs", "cooldown_epochs", "warmup_steps", "warmup_start_factor",
+               "num_valid_files", "num_train_steps", "training_sec", "best_valid_spike_loss",
+               "constant_output_valid_spike_loss", "tutorial_AUC"]
+TRAIN_PARAMETERS = ["num_epochs", "steps_per_epoch", "batch_size", "train_window_ms", "valid_window_ms",
+                    "max_valid_files", "learning_rate", "warmup_epochs", "cooldown_epochs", "warmup_steps", "warmup_start_factor",
                     "deep_rate_fan_in", "head_bias_init", "test_window_ms", "random_seed"]
 
 

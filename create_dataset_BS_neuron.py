@@ -31,7 +31,7 @@ prune = True  # delete simulations whose statistics fall outside the spec's rang
 # execution
 engine = "neuron"  # [neuron | coreneuron] neuron | coreneuron (the same fixed step run by CoreNEURON, ~1.7x faster; compiles on first use)
 workers = 0  # [>= 0] parallel worker processes; 0 = all cores
-cells_per_run = 1  # [>= 1] > 1: that many copies of the cell share one simulator run, each with its own simulation (~3.5x faster at 8-16 with coreneuron; same files in our check)
+cells_per_run = 1  # [>= 1] > 1: that many copies of the cell share one simulator run, each with its own simulation (4.5x faster at 16 with coreneuron; the same files in every check)
 chunk_size = 7  # [>= 1] simulations per checkpointed chunk (rounded up to a multiple of cells_per_run)
 dask_scheduler = ""  # address of a Dask scheduler; empty = local processes
 # output

@@ -248,8 +248,10 @@ def run_trial(h, engine, num_ms):
 def simulate_together(cells, trials):
     """Simulate trial k on cells[k], all in one NEURON run (``len(trials) <= len(cells)``; spare cells get no
     input). The cells are independent, so this is the same model as one run per trial, with the per-step and
-    per-run overhead shared; the traces agree with separate runs to ~1e-7 mV (not bit for bit), so the dataset
-    scripts do this only when asked (``cells_per_run`` > 1). Returns [(soma V, branch V)] as :meth:`simulate`.
+    per-run overhead shared (bench/ball_and_stick_simulation.py: 4.5x with 16 cells under CoreNEURON). The saved
+    targets were identical to one run per trial in every check (the bench, the tests), but that is not shown for
+    every input, so the dataset scripts do this only when asked (``cells_per_run`` > 1). Returns [(soma V, branch
+    V)] as :meth:`simulate`.
     """
     if not trials or len(trials) > len(cells):
         raise ValueError(f"need 1 to {len(cells)} trials for {len(cells)} cells, got {len(trials)}")
@@ -317,5 +319,5 @@ def create_cell(cell_name, **overrides):
     return BallAndStickCell(**cell_parameters(cell_name, **overrides))
 
 
-__all__ = ["BallAndStickCell", "CELLS", "create_cell", "simulate_together", "cell_parameters", "cell_short_name", "saved_targets",
-           "space_constant_um", "segment_centres_um", "load_ball_and_stick_mechanisms", "NUM_SEGMENTS"]
+__all__ = ["BallAndStickCell", "CELLS", "create_cell", "simulate_together", "cell_parameters", "cell_short_name",
+           "saved_targets", "space_constant_um", "segment_centres_um", "load_ball_and_stick_mechanisms", "NUM_SEGMENTS"]

@@ -275,8 +275,8 @@ def create_dataset(root, cell_parameters, num_repeats, seed=0, first_repeat=0, t
 
     ``engine="coreneuron"`` runs the same fixed step under CoreNEURON (see ``ball_and_stick.ENGINES``).
     ``cells_per_run`` > 1 simulates that many copies of the cell in one run, each with its own simulation (faster
-    by sharing the per-step overhead; traces within ~1e-7 mV of one run each, so opt-in); the chunk size is then
-    rounded up to a multiple of it.
+    by sharing the per-step overhead; the same saved files in every check, opt-in: ``cell.simulate_together``); the
+    chunk size is then rounded up to a multiple of it.
 
     Resumable: simulations are checkpointed in chunks; a finished run (same arguments) is detected from its
     record in dataset_info.json and skipped. Returns the dataset folder and that record.
