@@ -8,6 +8,7 @@ memory of the process that trained and tested it), naming the smallest network t
 (the reference, default config D) on test AUC by each measure.
 
     python compare_twin_architectures.py --preset quick --data-dir OUT/BS/data --models-dir OUT/BS/models --output-dir OUT/BS/compare
+    python compare_twin_architectures.py --preset laptop --data-dir OUT/BS/data --models-dir OUT/BS/models --output-dir OUT/BS/compare
     python compare_twin_architectures.py --data-dir OUT/BS/data --models-dir OUT/BS/models --output-dir OUT/BS/compare   # tutorial scale
     python compare_twin_architectures.py --help
 
@@ -37,7 +38,7 @@ models = ["TCN:A", "TCN:B", "TCN:C", "TCN:D", "TCN:E", "ResNetTCN", "ELM", "Tran
 reference_model = "TCN:D"  # the largest TCN, the one to beat (one of models)
 models_dir = "output/ball_and_stick/models"  # trained twins (<cell>/<run name>/), shared with the experiment
 # training (passed to train_DNN_twin_of_BS_neuron.py; its own presets apply through script_preset)
-script_preset = ""  # ["" | quick | smoke | full] '' = the train script's defaults (tutorial scale)
+script_preset = ""  # ["" | quick | laptop | smoke | full] '' = the train script's defaults (tutorial scale)
 random_seed = 0  # [>= 0, < 4294967296] weights and windows
 # inference timing
 timing_window_ms = 8128  # [>= 1] one test simulation, as evaluated
@@ -49,6 +50,7 @@ output_dir = "output/ball_and_stick/compare"  # comparison.csv / .json / .md
 PRESETS = {
     "full": {},
     "quick": {"script_preset": "quick"},
+    "laptop": {"script_preset": "laptop"},  # the twins of ball_and_stick_experiment.py --preset laptop (reused)
     "smoke": {"script_preset": "smoke", "models": ["TCN:A", "ELM"], "reference_model": "TCN:A",
               "timing_repeats": 2, "timing_window_ms": 512},
 }

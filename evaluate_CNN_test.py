@@ -80,11 +80,9 @@ def main(argv=None, devices=None):
         raise UserError(f"no best models ({p.synapse_type} <arch>/<name>_model.h5) in {p.models_dir}")
 
     def output_path(name):
-        folder = p.output_dir or os.path.dirname(os.path.abspath(models[name]))
-        return os.path.join(folder, name + model_files.TEST_EVALUATION_SUFFIX + ".pickle")
+        return evaluation.test_evaluation_path(models[name], name, p.output_dir)
 
-    todo = {name: path for name, path in models.items()
-            if not (p.skip_evaluated and os.path.exists(output_path(name)))}
+    todo = evaluation.models_without_test_evaluation(models, p.output_dir) if p.skip_evaluated else dict(models)
     print(f"{len(models)} {p.synapse_type} best models in {p.models_dir}, {len(todo)} to evaluate")
 
     # ---- test data, parsed once for all models

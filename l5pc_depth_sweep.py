@@ -249,17 +249,17 @@ def select_checkpoints(p, models_root, best_dir, synapse_type, step):
 
 
 def test_networks(p, best_dir, synapse_type, output_dir, step):
-    """Score the networks of ``best_dir`` on the test files, unless every one of them was scored earlier."""
-    from neuron_as_deep_net.l5pc import model_files
-    from neuron_as_deep_net.l5pc import model_selection as ms
+    """Score the networks of ``best_dir`` on the test files, unless every one of them was scored earlier (then no
+    evaluation process is started; evaluate_CNN_test.py --skip-evaluated makes the same check)."""
+    from neuron_as_deep_net.l5pc import evaluation, model_files
 
-    selected = set(model_files.find_best_models(best_dir, synapse_type))
-    scored = {row[ms.FILENAME_COLUMN] for row in test_rows(output_dir, [synapse_type])}
-    if selected and selected <= scored:
+    selected = model_files.find_best_models(best_dir, synapse_type)
+    if selected and not evaluation.models_without_test_evaluation(selected, output_dir):
         print(f"{synapse_type}: the {len(selected)} selected networks were evaluated on the test files earlier, kept")
         return
     run(["evaluate_CNN_test.py", "--models-dir", best_dir, "--synapse-type", synapse_type,
-         "--data-dir", dataset_folder(p, synapse_type, "test"), "--output-dir", output_dir], log_path(p, step))
+         "--data-dir", dataset_folder(p, synapse_type, "test"), "--output-dir", output_dir,
+         "--skip-evaluated", "true"], log_path(p, step))
 
 
 def sweep_best_dir(p, synapse_type):

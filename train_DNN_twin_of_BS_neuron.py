@@ -29,6 +29,7 @@ data_dir = "output/ball_and_stick/data"  # root holding <short_name>/{train,vali
 cell = "AMPA_point"  # [AMPA_point | NMDA_cable] selects the dataset folder by its short name
 dataset_folder = ""  # [folder] explicit dataset folder (overrides data_dir + cell), e.g. a downloaded one
 max_train_files = 0  # [>= 0] 0 = all
+max_valid_files = 0  # [>= 0] validation files scored after every epoch (the first ones by index); 0 = all, as the tutorial
 # model
 model_type = "TCN"  # [TCN | ResNetTCN | ELM | Transformer]
 config = "C"  # [A | B | C | D | E] TCN config (spec table; ignored by the other model types)
@@ -64,6 +65,10 @@ PRESETS = {
     "quick": {"num_epochs": 48, "steps_per_epoch": 50, "batch_size": 4, "train_window_ms": 1024,
               "learning_rate": 1e-3, "warmup_epochs": 0, "cooldown_epochs": 12, "warmup_steps": 300,
               "head_bias_init": "targets", "deep_rate_fan_in": 256},
+    # laptop: ball_and_stick_experiment.py's laptop recipe, the quick one for 4,800 steps, 64 validation files per epoch
+    "laptop": {"num_epochs": 96, "steps_per_epoch": 50, "batch_size": 4, "train_window_ms": 1024,
+               "learning_rate": 1e-3, "warmup_epochs": 0, "cooldown_epochs": 24, "warmup_steps": 300,
+               "head_bias_init": "targets", "deep_rate_fan_in": 256, "max_valid_files": 64},
     "smoke": {"num_epochs": 2, "steps_per_epoch": 2, "batch_size": 2, "train_window_ms": 256,
               "valid_window_ms": 512, "learning_rate": 1e-3, "warmup_epochs": 1, "cooldown_epochs": 1},
 }
@@ -71,8 +76,10 @@ DEFAULT_WINDOWS_MS = {"TCN": (2048, 4096), "ResNetTCN": (2048, 4096), "ELM": (10
                       "Transformer": (1280, 2048)}
 
 
-def main(argv=None, devices=None):
-    """Run the script with ``argv`` (default: the command line); ``devices`` injects the device list (tests)."""
+def main(argv=None, devices=None, loaded_splits=None):
+    """Run the script with ``argv`` (default: the command line); ``devices`` injects the device list (tests).
+    ``loaded_splits``: dataset.load_twin_splits of this dataset, when the caller trains several twins on it in one
+    process (used if its key matches, else the splits are loaded here)."""
     from neuron_as_deep_net.core import devices as core_devices
     from neuron_as_deep_net.core.config import configure, parameters_snapshot
 
@@ -95,9 +102,10 @@ def main(argv=None, devices=None):
                                                        "--test-window-ms": p.test_window_ms})
     keras.utils.set_random_seed(p.random_seed)
     folder = p.dataset_folder or dataset.find_dataset_folder(p.data_dir, p.cell)
-    train = dataset.load_split(folder, "train", p.max_train_files or None)
-    valid = dataset.load_split(folder, "valid")
-    test = dataset.load_split(folder, "test")
+    key = dataset.twin_splits_key(folder, p.max_train_files, p.max_valid_files)
+    if not (loaded_splits and loaded_splits.get("key") == key):
+        loaded_splits = dataset.load_twin_splits(folder, p.max_train_files, p.max_valid_files)
+    train, valid, test = loaded_splits["train"], loaded_splits["valid"], loaded_splits["test"]
     num_segments = train["branch_v"].shape[-1]
     print(f"{os.path.basename(folder)}: {len(train['indices'])} train / {len(valid['indices'])} valid / "
           f"{len(test['indices'])} test simulations of {train['spikes'].shape[1]} ms")
@@ -128,7 +136,8 @@ def main(argv=None, devices=None):
     results.update({"cell": p.cell, "model_type": p.model_type, "config": tag, "model_name": model.name,
                     "num_params": num_params, "best_epoch": best["epoch"], "best_valid_losses": best["valid_losses"],
                     "constant_output_valid_spike_loss": best["constant_output_valid_spike_loss"],
-                    "num_train_files": int(len(train["indices"])), "num_train_steps": p.num_epochs * steps_per_epoch,
+                    "num_train_files": int(len(train["indices"])),
+                    "num_valid_files": int(len(valid["indices"])), "num_train_steps": p.num_epochs * steps_per_epoch,
                     "training_sec": training_sec, "runtime_sec": time.time() - started, "device_report": setup.report,
                     "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0})
     model_description = {"model_type": p.model_type, "config": p.config, "num_segments": int(num_segments),

@@ -10,6 +10,7 @@ import pytest
 from neuron_as_deep_net.ball_and_stick import dataset as bsd
 from neuron_as_deep_net.ball_and_stick import inputs
 from neuron_as_deep_net.ball_and_stick import cell as bs
+from neuron_as_deep_net.core import parallel
 from neuron_as_deep_net.core.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -395,20 +396,50 @@ def test_synapse_peak_is_weight_times_gmax(preset):
     gc.collect()
 
 
+@pytest.mark.neuron
+def test_cells_per_run_writes_the_same_dataset(tmp_path):
+    """Three copies of the cell per NEURON run (the last run with two spare cells) write the same files as one cell
+    per run; the chunk size is rounded up to a multiple of cells_per_run, which the dataset record keeps."""
+    parameters = bs.cell_parameters("NMDA_cable")
+    common = {"seed": 3, "train_per_repeat": 12, "sim_duration_ms": 300, "workers": 1, "prune": False,
+              "verbose": False, "chunk_size": 5}
+    one, run_one = bsd.create_dataset(str(tmp_path / "one"), parameters, 1, **common)
+    many, run_many = bsd.create_dataset(str(tmp_path / "many"), parameters, 1, cells_per_run=3, **common)
+    assert run_one["identity"]["chunk_size"] == 5 and "cells_per_run" not in run_one["identity"]
+    assert run_many["identity"]["chunk_size"] == 6 and run_many["identity"]["cells_per_run"] == 3
+    num_spikes = 0
+    for split, count in (("train", 12), ("valid", 1), ("test", 1)):
+        indices = bsd.simulation_indices(one, split)
+        assert indices == bsd.simulation_indices(many, split) and len(indices) == count
+        for index in indices:
+            single, batched = bsd.read_simulation(one, split, index), bsd.read_simulation(many, split, index)
+            for subfolder in bsd.SUBFOLDERS:
+                np.testing.assert_array_equal(single[subfolder], batched[subfolder], err_msg=subfolder)
+            num_spikes += int(single["output_spikes"].sum())
+    assert num_spikes > 0
+    worker = parallel.worker_simulator(bsd.DatasetWorker, dict(parameters, engine="neuron", cells_per_run=3))
+    with pytest.raises(ValueError, match="1 to 3 trials"):
+        bs.simulate_together(worker.cells, [(np.zeros((8, 10)), np.zeros((8, 10)))] * 4)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # scripts (smoke)
 # ---------------------------------------------------------------------------------------------------------
 
 @pytest.mark.neuron
 @pytest.mark.slow
-def test_experiment_script_smoke(tmp_path):
+def test_experiment_script_smoke(tmp_path, monkeypatch):
     from test_scripts import load_script
 
     script = load_script("ball_and_stick_experiment.py")
     out = tmp_path / "bs"
+    loads = []  # the experiment loads a cell's splits once for all its twins (a copy per twin ran out of memory)
+    real_load = bsd.load_twin_splits
+    monkeypatch.setattr(bsd, "load_twin_splits", lambda *args, **kwargs: loads.append(args) or real_load(*args, **kwargs))
     summary = script.main(["--preset", "smoke", "--cells", "AMPA_point", "--num-repeats-per-cell", "1",
                            "--configs", "A,B", "--output-dir", str(out)])
     assert [row["config"] for row in summary["rows"]] == ["A", "B"]
+    assert len(loads) == 1
     assert [row["num_train_steps"] for row in summary["rows"]] == [4, 4]  # one recipe: 2 epochs x 2 steps each
     assert "CPU 0" in summary["device_report"]["visible"]  # the report, in the experiment's and each twin's JSON
     assert all(row["device_report"] == summary["device_report"] for row in summary["rows"])
@@ -449,6 +480,13 @@ def test_quick_preset_is_one_recipe_shared_with_the_train_script():
     recipe = {key: value for key, value in quick.items() if key in experiment.TRAIN_PARAMETERS}
     assert recipe == train_script.PRESETS["quick"]
     assert recipe["num_epochs"] * recipe["steps_per_epoch"] == 2400 and recipe["deep_rate_fan_in"] == 256
+    # the laptop preset: the same recipe for twice the steps, for every twin; 16 cells per simulator run
+    laptop = experiment.PRESETS["laptop"]
+    assert not any(key.startswith("long_run") for key in laptop)
+    assert {key: value for key, value in laptop.items() if key in experiment.TRAIN_PARAMETERS} == dict(
+        recipe, num_epochs=96, cooldown_epochs=24, max_valid_files=64)
+    assert train_script.PRESETS["laptop"] == dict(recipe, num_epochs=96, cooldown_epochs=24, max_valid_files=64)
+    assert laptop["cells_per_run"] == 16 and laptop["num_repeats_per_cell"] == [155, 280]
 
 
 def test_comparison_names_the_smallest_network_that_beats_the_reference():

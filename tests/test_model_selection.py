@@ -149,6 +149,14 @@ def test_keras2_h5_model_is_evaluated_end_to_end(setup, tmp_path):
             assert on_gpu["evaluations_results_dict"][key][metric] == pytest.approx(values[metric], abs=1e-4)
     with open(tmp_path / "gpu" / "evaluate_CNN_test_run.json") as handle:
         assert json.load(handle)["device_report"]["used"] == "GPU 0: Fake GPU"
+    # --skip-evaluated with every network scored: nothing evaluated, the test pickle and the run summary are kept
+    summary_before = (tmp_path / "gpu" / "evaluate_CNN_test_run.json").read_text()
+    pickle_mtime = (tmp_path / "gpu" / f"{name}_evaluation_test.pickle").stat().st_mtime_ns
+    assert script.main(["--preset", "smoke", "--models-dir", str(tmp_path / "best_models"), "--data-dir",
+                        str(root / "test"), "--synapse-type", "NMDA", "--output-dir", str(tmp_path / "gpu"),
+                        "--skip-evaluated", "true"]) == []
+    assert (tmp_path / "gpu" / "evaluate_CNN_test_run.json").read_text() == summary_before
+    assert (tmp_path / "gpu" / f"{name}_evaluation_test.pickle").stat().st_mtime_ns == pickle_mtime
 
 
 # ---- the five scripts in sequence -----------------------------------------------------------------------------

@@ -200,40 +200,75 @@ class BallAndStickCell:
                 netcon.weight[0] = weight
                 netcon.event(time_ms)
 
-    def simulate(self, excitatory_input, inhibitory_input):
-        """Run one trial from (num_segments, T) magnitude matrices (1-ms bins, event at each nonzero bin's start).
-
-        Returns the step-resolution traces: soma V (T*40+1,) and branch V (num_segments, T*40+1), float64.
-        """
-        h = self.h
+    def queue_trial(self, excitatory_input, inhibitory_input):
+        """Check a trial's (num_segments, T) magnitude matrices and queue their events for the next run; return T."""
         excitatory_input = np.asarray(excitatory_input, dtype=np.float64)
         inhibitory_input = np.asarray(inhibitory_input, dtype=np.float64)
         if excitatory_input.shape != inhibitory_input.shape or excitatory_input.ndim != 2 \
                 or excitatory_input.shape[0] != self.num_segments:
             raise ValueError(f"inputs must be two ({self.num_segments}, T) arrays, got {excitatory_input.shape} and "
                              f"{inhibitory_input.shape}")
-        num_ms = excitatory_input.shape[1]
         self.pending_events = []
         for synapses, matrix in ((self.excitatory_synapses, excitatory_input),
                                  (self.inhibitory_synapses, inhibitory_input)):
             for synapse, row in zip(synapses, matrix):
                 times = np.flatnonzero(row)
                 self.pending_events.append((synapse, times.astype(np.float64).tolist(), row[times].tolist()))
-        h.cvode.active(0)
-        h.dt = DT_MS
-        h.steps_per_ms = SAMPLES_PER_MS
-        if self.engine == "coreneuron":
-            coreneuron_engine.run(h, V_INIT_MV, num_ms)
-        else:
-            h.finitialize(V_INIT_MV)
-            h.continuerun(num_ms)
-        self.pending_events = []
+        return excitatory_input.shape[1]
+
+    def recorded_traces(self, num_ms):
+        """The last run's step-resolution traces: soma V (T*40+1,) and branch V (num_segments, T*40+1), float64."""
         num_samples = num_ms * SAMPLES_PER_MS + 1
         soma = self.soma_vector.as_numpy()[:num_samples].copy()
         branches = np.vstack([vector.as_numpy()[:num_samples] for vector in self.branch_vectors])
         if soma.size != num_samples:
             raise RuntimeError(f"recorded {soma.size} samples, expected {num_samples}")
         return soma, branches
+
+    def simulate(self, excitatory_input, inhibitory_input):
+        """Run one trial from (num_segments, T) magnitude matrices (1-ms bins, event at each nonzero bin's start).
+
+        Returns the step-resolution traces: soma V (T*40+1,) and branch V (num_segments, T*40+1), float64.
+        """
+        return simulate_together([self], [(excitatory_input, inhibitory_input)])[0]
+
+
+def run_trial(h, engine, num_ms):
+    """Advance every cell of this process through one trial of num_ms with the dataset's fixed step."""
+    h.cvode.active(0)
+    h.dt = DT_MS
+    h.steps_per_ms = SAMPLES_PER_MS
+    if engine == "coreneuron":
+        coreneuron_engine.run(h, V_INIT_MV, num_ms)
+    else:
+        h.finitialize(V_INIT_MV)
+        h.continuerun(num_ms)
+
+
+def simulate_together(cells, trials):
+    """Simulate trial k on cells[k], all in one NEURON run (``len(trials) <= len(cells)``; spare cells get no
+    input). The cells are independent, so this is the same model as one run per trial, with the per-step and
+    per-run overhead shared (bench/ball_and_stick_simulation.py: 4.5x with 16 cells under CoreNEURON). The saved
+    targets were identical to one run per trial in every check (the bench, the tests), but that is not shown for
+    every input, so the dataset scripts do this only when asked (``cells_per_run`` > 1). Returns [(soma V, branch
+    V)] as :meth:`simulate`.
+    """
+    if not trials or len(trials) > len(cells):
+        raise ValueError(f"need 1 to {len(cells)} trials for {len(cells)} cells, got {len(trials)}")
+    if len({c.engine for c in cells}) != 1:
+        raise ValueError("the cells of one run must use the same engine")
+    durations = {c.queue_trial(*trial) for c, trial in zip(cells, trials)}
+    if len(durations) != 1:
+        raise ValueError(f"the trials of one run must have the same duration, got {sorted(durations)} ms")
+    num_ms = durations.pop()
+    for spare in cells[len(trials):]:
+        spare.pending_events = []
+    try:
+        run_trial(cells[0].h, cells[0].engine, num_ms)
+    finally:
+        for c in cells:
+            c.pending_events = []
+    return [c.recorded_traces(num_ms) for c in cells[:len(trials)]]
 
 
 def spike_bins(soma_v_high_res, num_ms):
@@ -284,5 +319,5 @@ def create_cell(cell_name, **overrides):
     return BallAndStickCell(**cell_parameters(cell_name, **overrides))
 
 
-__all__ = ["BallAndStickCell", "CELLS", "create_cell", "cell_parameters", "cell_short_name", "saved_targets",
-           "space_constant_um", "segment_centres_um", "load_ball_and_stick_mechanisms", "NUM_SEGMENTS"]
+__all__ = ["BallAndStickCell", "CELLS", "create_cell", "simulate_together", "cell_parameters", "cell_short_name",
+           "saved_targets", "space_constant_um", "segment_centres_um", "load_ball_and_stick_mechanisms", "NUM_SEGMENTS"]

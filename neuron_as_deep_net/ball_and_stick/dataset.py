@@ -160,6 +160,22 @@ def load_split(folder, split, max_files=None):
     }
 
 
+def twin_splits_key(folder, max_train_files=0, max_valid_files=0):
+    """What :func:`load_twin_splits` loaded: the folder and the file limits."""
+    return (os.path.abspath(folder), int(max_train_files or 0), int(max_valid_files or 0))
+
+
+def load_twin_splits(folder, max_train_files=0, max_valid_files=0):
+    """The three splits a twin trains, selects and is tested on ({'train', 'valid', 'test', 'key'}; 0 = all files).
+
+    Load them once per dataset when several twins train in one process (ball_and_stick_experiment.py): Keras and
+    tf.data keep references to a finished twin's training arrays, so loading them again for every twin grows the
+    process by a copy each (the NMDA_cable laptop data, ~2.5 GB per copy, ran the machine out of memory)."""
+    return {"train": load_split(folder, "train", max_train_files or None),
+            "valid": load_split(folder, "valid", max_valid_files or None),
+            "test": load_split(folder, "test"), "key": twin_splits_key(folder, max_train_files, max_valid_files)}
+
+
 # ---------------------------------------------------------------------------------------------------------
 # pruning
 # ---------------------------------------------------------------------------------------------------------
@@ -201,19 +217,40 @@ def prune_split(folder, split, ranges=PRUNING_RANGES):
 # ---------------------------------------------------------------------------------------------------------
 
 class DatasetWorker:
-    """What a worker process runs: the cell, built once, simulating one dataset simulation per call."""
+    """What a worker process runs: the cell (``cells_per_run`` copies of it), built once, simulating dataset
+    simulations: one per NEURON run by default, or ``cells_per_run`` at a time (:func:`cell.simulate_together`)."""
 
-    def __init__(self, engine="neuron", **cell_parameters):
-        self.cell = cell.BallAndStickCell(**cell_parameters, engine=engine)
+    def __init__(self, engine="neuron", cells_per_run=1, **cell_parameters):
+        if int(cells_per_run) < 1:
+            raise ValueError(f"cells_per_run must be at least 1, got {cells_per_run}")
+        self.cells = [cell.BallAndStickCell(**cell_parameters, engine=engine) for _ in range(int(cells_per_run))]
+        self.cell = self.cells[0]
 
-    def simulate(self, seed, repeat, position, sim_duration_ms):
-        """Inputs of simulation ``position`` of ``repeat`` (drawn here from (seed, repeat, position)), then the
-        cell's saved targets: a dict of the six arrays."""
+    def close(self):
+        for each in self.cells:
+            each.close()
+
+    def inputs(self, seed, repeat, position, sim_duration_ms):
+        """The (segments, ms, 2) input magnitudes of simulation ``position`` of ``repeat``, drawn from (seed, repeat,
+        position) alone."""
         ranges = input_generation.draw_ball_and_stick_chunk_ranges(np.random.default_rng([seed, repeat]))
         rng = np.random.default_rng([seed, repeat, position])
-        x = input_generation.generate_ball_and_stick_inputs(rng, ranges, self.cell.num_segments, sim_duration_ms)
-        soma_v, branch_v = self.cell.simulate(x[..., 0], x[..., 1])
-        return {"inputs": x, **cell.saved_targets(soma_v, branch_v, sim_duration_ms)}
+        return input_generation.generate_ball_and_stick_inputs(rng, ranges, self.cell.num_segments, sim_duration_ms)
+
+    def simulate(self, seed, repeat, position, sim_duration_ms):
+        """One simulation: its inputs, then the cell's saved targets (a dict of the six arrays)."""
+        return self.simulate_many([(seed, repeat, position, sim_duration_ms)])[0]
+
+    def simulate_many(self, simulations):
+        """A list of (seed, repeat, position, sim_duration_ms) simulated ``cells_per_run`` at a time; list of dicts."""
+        results = []
+        for start in range(0, len(simulations), len(self.cells)):
+            group = simulations[start:start + len(self.cells)]
+            xs = [self.inputs(*simulation) for simulation in group]
+            traces = cell.simulate_together(self.cells, [(x[..., 0], x[..., 1]) for x in xs])
+            results += [{"inputs": x, **cell.saved_targets(soma_v, branch_v, simulation[3])}
+                        for x, (soma_v, branch_v), simulation in zip(xs, traces, group)]
+        return results
 
 
 def repeat_plan(first_repeat, num_repeats, train_per_repeat=TRAIN_PER_REPEAT):
@@ -233,16 +270,23 @@ def repeat_plan(first_repeat, num_repeats, train_per_repeat=TRAIN_PER_REPEAT):
 
 def create_dataset(root, cell_parameters, num_repeats, seed=0, first_repeat=0, train_per_repeat=TRAIN_PER_REPEAT,
                    sim_duration_ms=SIM_DURATION_MS, workers=None, chunk_size=7, dask_scheduler=None, prune=True,
-                   verbose=True, engine="neuron"):
+                   verbose=True, engine="neuron", cells_per_run=1):
     """Simulate repeats [first_repeat, first_repeat + num_repeats) of a cell into <root>/<short_name>.
 
     ``engine="coreneuron"`` runs the same fixed step under CoreNEURON (see ``ball_and_stick.ENGINES``).
+    ``cells_per_run`` > 1 simulates that many copies of the cell in one run, each with its own simulation (faster
+    by sharing the per-step overhead; the same saved files in every check, opt-in: ``cell.simulate_together``); the
+    chunk size is then rounded up to a multiple of it.
 
     Resumable: simulations are checkpointed in chunks; a finished run (same arguments) is detected from its
     record in dataset_info.json and skipped. Returns the dataset folder and that record.
     """
     if num_repeats < 1:
         raise ValueError(f"num_repeats must be at least 1, got {num_repeats}")
+    if int(cells_per_run) < 1:
+        raise ValueError(f"cells_per_run must be at least 1, got {cells_per_run}")
+    cells_per_run = int(cells_per_run)
+    chunk_size = -(-int(chunk_size) // cells_per_run) * cells_per_run
     folder = dataset_folder(root, cell_parameters)
     os.makedirs(folder, exist_ok=True)
     identity = {"cell": dict(cell_parameters), "seed": int(seed), "first_repeat": int(first_repeat),
@@ -250,6 +294,8 @@ def create_dataset(root, cell_parameters, num_repeats, seed=0, first_repeat=0, t
                 "sim_duration_ms": int(sim_duration_ms), "prune": bool(prune), "chunk_size": int(chunk_size)}
     if engine != "neuron":  # (default runs keep the identity they always had)
         identity["engine"] = engine
+    if cells_per_run != 1:
+        identity["cells_per_run"] = cells_per_run
     info_path = os.path.join(folder, INFO_FILE)
     info = {"runs": []}
     if os.path.exists(info_path):
@@ -275,7 +321,8 @@ def create_dataset(root, cell_parameters, num_repeats, seed=0, first_repeat=0, t
         os.path.join(folder, f".partial__seed_{seed}__repeats_{first_repeat}_{first_repeat + num_repeats}"), identity)
     num_chunks = parallel.run_simulations(
         [(int(seed), repeat, position, int(sim_duration_ms)) for repeat, position, _, _ in plan],
-        DatasetWorker, dict(cell_parameters, engine=engine), {}, checkpoints, chunk_size=chunk_size, workers=workers,
+        DatasetWorker, dict(cell_parameters, engine=engine, **({"cells_per_run": cells_per_run} if cells_per_run != 1
+                                                               else {})), {}, checkpoints, chunk_size=chunk_size, workers=workers,
         dask_scheduler=dask_scheduler, sim_seconds_each=sim_duration_ms / 1000.0,
         description=f"simulating {cell.cell_short_name(cell_parameters['dendrite_length_um'], cell_parameters['dendrite_diameter_um'])}",
         collect=False)

@@ -54,7 +54,10 @@ def run_chunk(factory, config, chunk_inputs, run_kwargs):
     """Simulate a list of per-simulation input tuples with this process's simulator; list of results."""
     simulator = worker_simulator(factory, config)
     started = time.time()
-    results = [simulator.simulate(*inputs, **run_kwargs) for inputs in chunk_inputs]
+    if hasattr(simulator, "simulate_many"):  # a simulator that runs several simulations at once
+        results = simulator.simulate_many(chunk_inputs, **run_kwargs)
+    else:
+        results = [simulator.simulate(*inputs, **run_kwargs) for inputs in chunk_inputs]
     return results, time.time() - started, os.getpid()
 
 

@@ -257,6 +257,21 @@ def evaluation_options(params, inference_path="fast") -> dict:
     return options
 
 
+def test_evaluation_path(model_path, name, output_dir="") -> str:
+    """Where evaluate_CNN_test.py saves a best model's test evaluation: <output_dir or the model's folder>/
+    <name>_evaluation_test.pickle."""
+    from . import model_files
+
+    folder = output_dir or os.path.dirname(os.path.abspath(model_path))
+    return os.path.join(folder, name + model_files.TEST_EVALUATION_SUFFIX + ".pickle")
+
+
+def models_without_test_evaluation(models: dict, output_dir="") -> dict[str, str]:
+    """The {name: model file} of ``models`` whose test evaluation pickle does not exist yet."""
+    return {name: path for name, path in models.items()
+            if not os.path.exists(test_evaluation_path(path, name, output_dir))}
+
+
 def evaluate_saved_models(model_paths: dict, output_path_of: Callable[[str], str], data_dir: str,
                           file_pattern: str = "*_secDuration_*.p", cache_dir: str | None = None,
                           print_keys=None, run_summary_path: str = "", run_summary: dict | None = None,
@@ -318,7 +333,10 @@ def evaluate_saved_models(model_paths: dict, output_path_of: Callable[[str], str
                               "runtime_sec": time.time() - t0, **main_values})
             del model
             keras.backend.clear_session()  # free each network's graph before loading the next
-    if run_summary_path:
+    if run_summary_path and not summaries and os.path.exists(run_summary_path):
+        if verbose:  # nothing new: the earlier run's summary stays
+            print(f"nothing evaluated; kept the earlier run's summary {run_summary_path}")
+    elif run_summary_path:
         from ..core.files import write_json
 
         write_json(run_summary_path, dict(run_summary or {}, evaluated=summaries, device_report=device_report,
