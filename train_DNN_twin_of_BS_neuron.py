@@ -65,13 +65,11 @@ PRESETS = {
     "quick": {"num_epochs": 48, "steps_per_epoch": 50, "batch_size": 4, "train_window_ms": 1024,
               "learning_rate": 1e-3, "warmup_epochs": 0, "cooldown_epochs": 12, "warmup_steps": 300,
               "head_bias_init": "targets", "deep_rate_fan_in": 256},
-    # laptop: ball_and_stick_experiment.py's laptop recipe, the quick one for 4,800 steps, 64 validation files per epoch
-    "laptop": {"num_epochs": 96, "steps_per_epoch": 50, "batch_size": 4, "train_window_ms": 1024,
-               "learning_rate": 1e-3, "warmup_epochs": 0, "cooldown_epochs": 24, "warmup_steps": 300,
-               "head_bias_init": "targets", "deep_rate_fan_in": 256, "max_valid_files": 64},
     "smoke": {"num_epochs": 2, "steps_per_epoch": 2, "batch_size": 2, "train_window_ms": 256,
               "valid_window_ms": 512, "learning_rate": 1e-3, "warmup_epochs": 1, "cooldown_epochs": 1},
 }
+# laptop: ball_and_stick_experiment.py's laptop recipe, the quick one for 4,800 steps, 64 validation files per epoch
+PRESETS["laptop"] = dict(PRESETS["quick"], num_epochs=96, cooldown_epochs=24, max_valid_files=64)
 DEFAULT_WINDOWS_MS = {"TCN": (2048, 4096), "ResNetTCN": (2048, 4096), "ELM": (1024, 2048),
                       "Transformer": (1280, 2048)}
 
