@@ -48,3 +48,31 @@ def evaluate_ball_and_stick_twin(model, test_arrays, window_ms=BS_TEST_WINDOW_MS
     results["num_test_spikes"] = int(batch["spikes"].sum())
     predictions["ground_truth"] = batch
     return results, predictions
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Inference cost of one twin (compare_twin_architectures.py), meant to run in a fresh process
+# ----------------------------------------------------------------------------------------------------------
+
+def inference_cost(run_dir, x, repeats=5) -> dict:
+    """Median wall time (ms) of one forward pass over the batch ``x`` after a warm-up call, and the peak resident
+    memory (MB) that loading the twin from ``run_dir`` and running it added to a process that had already
+    imported Keras and held ``x``. Run it in a fresh process: the peak is the process's high-water mark."""
+    import resource
+    import time
+
+    import keras  # noqa: F401  (imported before the baseline, so the framework itself is not counted)
+
+    from .training import load_ball_and_stick_twin
+
+    baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model = load_ball_and_stick_twin(run_dir)
+    model.predict_on_batch(x)  # warm-up: tracing
+    times = []
+    for _ in range(int(repeats)):
+        started = time.perf_counter()
+        model.predict_on_batch(x)
+        times.append(time.perf_counter() - started)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"inference_ms_per_simulation": 1000.0 * float(np.median(times)),
+            "inference_memory_mb": (peak_kb - baseline_kb) / 1024.0, "baseline_memory_mb": baseline_kb / 1024.0}
