@@ -468,6 +468,11 @@ def test_experiment_script_smoke(tmp_path, monkeypatch):
     again = script.main(["--preset", "smoke", "--cells", "AMPA_point", "--num-repeats-per-cell", "1",
                          "--configs", "A,B", "--output-dir", str(out)])
     assert [row["AUC"] for row in again["rows"]] == [row["AUC"] for row in summary["rows"]]
+    # a resumed run still reports each stage's time as recorded when it ran, not this part's ~0 s
+    assert again["recorded_stage_sec"] == summary["recorded_stage_sec"]
+    assert set(summary["recorded_stage_sec"]) == {"dataset_AMPA_point_sec", "train_AMPA_point_A_sec",
+                                                  "train_AMPA_point_B_sec"}
+    assert summary["recorded_stage_sec"]["train_AMPA_point_A_sec"] > 10 * again["timings_sec"]["train_AMPA_point_A_sec"]
 
 
 def test_quick_preset_is_one_recipe_shared_with_the_train_script():
@@ -479,8 +484,9 @@ def test_quick_preset_is_one_recipe_shared_with_the_train_script():
     assert not any(key.startswith("long_run") for key in quick)
     recipe = {key: value for key, value in quick.items() if key in experiment.TRAIN_PARAMETERS}
     assert recipe == train_script.PRESETS["quick"]
-    assert recipe["num_epochs"] * recipe["steps_per_epoch"] == 2400 and recipe["deep_rate_fan_in"] == 256
-    # the laptop preset: the same recipe for twice the steps, for every twin; 16 cells per simulator run
+    assert recipe["num_epochs"] * recipe["steps_per_epoch"] == 3000 and recipe["deep_rate_fan_in"] == 256
+    assert quick["cells_per_run"] == 16 and quick["num_repeats_per_cell"] == [16, 16]
+    # the laptop preset: the same recipe for 4,800 steps, for every twin; 16 cells per simulator run
     laptop = experiment.PRESETS["laptop"]
     assert not any(key.startswith("long_run") for key in laptop)
     assert {key: value for key, value in laptop.items() if key in experiment.TRAIN_PARAMETERS} == dict(
