@@ -141,13 +141,22 @@ def inference_cost(folder, test_arrays, window_ms, repeats, scratch_dir):
 def smallest_beating(rows, reference_auc):
     """For each measure, the row with the smallest value among those whose AUC beats the reference's."""
     better = [row for row in rows if row["AUC"] > reference_auc]
-    return {measure: (min(better, key=lambda row: row[key]) if better else None) for measure, key in MEASURES.items()}
+    winners = {}
+    for measure, key in MEASURES.items():
+        measured = [row for row in better if row.get(key) is not None]  # memory is None off Linux
+        winners[measure] = min(measured, key=lambda row: row[key]) if measured else None
+    return winners
+
+
+def megabytes(value):
+    """'794 MB', or 'n/a' where the memory was not measured."""
+    return "n/a" if value is None else f"{value:.0f} MB"
 
 
 def format_measure(measure, value):
     """'17,612 parameters', '8.1 ms', '794 MB'."""
     return {"parameters": f"{int(value):,} parameters", "inference time": f"{value:.1f} ms",
-            "inference memory": f"{value:.0f} MB"}[measure]
+            "inference memory": megabytes(value)}[measure]
 
 
 def markdown_table(cell, rows, reference, winners):
@@ -159,7 +168,7 @@ def markdown_table(cell, rows, reference, winners):
     for row in sorted(rows, key=lambda row: row["num_params"]):
         lines.append(f"| {row['model']} ({row['model_name']}) | {row['num_params']:,} | {row['AUC']:.4f} | "
                      f"{row['TP @ 0.0020 FP']:.3f} | {row['inference_ms_per_simulation']:.1f} ms | "
-                     f"{row['inference_memory_mb']:.0f} MB | {row['peak_memory_mb']:.0f} MB | "
+                     f"{megabytes(row['inference_memory_mb'])} | {megabytes(row['peak_memory_mb'])} | "
                      f"{'yes' if row['beats_reference'] else 'no'} |")
     lines.append("")
     for measure, row in winners.items():
@@ -200,8 +209,8 @@ def main(argv=None, devices=None):
             row.update({"cell": cell, "model": spec, "inference_ms_per_simulation": cost["inference_ms_per_simulation"],
                         "inference_memory_mb": cost["inference_memory_mb"]})
             print(f"{cell} {spec}: AUC {row['AUC']:.4f}, {row['num_params']:,} parameters, "
-                  f"{row['inference_ms_per_simulation']:.1f} ms and {row['inference_memory_mb']:.0f} MB per "
-                  f"simulation (training process peak {row['peak_memory_mb']:.0f} MB)", flush=True)
+                  f"{row['inference_ms_per_simulation']:.1f} ms and {megabytes(row['inference_memory_mb'])} per "
+                  f"simulation (training process peak {megabytes(row['peak_memory_mb'])})", flush=True)
             rows.append(row)
         reference = next(row for row in rows if row["model"] == p.reference_model)
         for row in rows:

@@ -538,3 +538,15 @@ def test_inference_cost_is_measured_per_twin_in_a_fresh_process(tmp_path):
     assert costs["D"]["inference_ms_per_simulation"] > costs["A"]["inference_ms_per_simulation"] > 0
     assert all(cost["baseline_memory_mb"] > 100 for cost in costs.values())  # Keras was imported first
     assert not list((tmp_path / "scratch").iterdir())  # the window file is removed
+    # the memory is counted from the process's state before loading, not from an earlier, higher peak
+    from neuron_as_deep_net.ball_and_stick import evaluation
+
+    earlier_peak = np.ones(80_000_000)  # 640 MB, freed before the measurement
+    del earlier_peak
+    x = np.zeros((1, 2048, 16), dtype=np.float32)
+    assert evaluation.inference_cost(str(tmp_path / "A"), x, repeats=1)["inference_memory_mb"] > 0
+    rows = [{"model": "TCN:D", "AUC": 0.9, "num_params": 9, "inference_ms_per_simulation": 9.0,
+             "inference_memory_mb": None}, {"model": "ELM", "AUC": 0.95, "num_params": 1,
+                                           "inference_ms_per_simulation": 1.0, "inference_memory_mb": None}]
+    assert compare.smallest_beating(rows, 0.9)["inference memory"] is None  # not measured (not Linux)
+    assert compare.megabytes(None) == "n/a" and compare.megabytes(794.4) == "794 MB"
