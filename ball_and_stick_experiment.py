@@ -64,21 +64,21 @@ output_dir = "output/ball_and_stick"  # everything is written here
 
 #: the one training recipe of the quick and laptop presets, the same for every twin (train_DNN_twin_of_BS_neuron.py's
 #: quick preset is the same; a test keeps them equal)
-QUICK_RECIPE = {"num_epochs": 48, "steps_per_epoch": 50, "batch_size": 4, "train_window_ms": 1024, "learning_rate": 1e-3,
-                "warmup_epochs": 0, "cooldown_epochs": 12, "warmup_steps": 300, "head_bias_init": "targets",
+QUICK_RECIPE = {"num_epochs": 60, "steps_per_epoch": 50, "batch_size": 4, "train_window_ms": 1024, "learning_rate": 1e-3,
+                "warmup_epochs": 0, "cooldown_epochs": 15, "warmup_steps": 300, "head_bias_init": "targets",
                 "deep_rate_fan_in": 256}
 PRESETS = {
     "full": {},
-    # quick (< 45 min on 2 cores): 16 repeats per cell (~330 / ~310 train sims after pruning), CoreNEURON; every
-    # twin trains 2,400 steps of 4 x 1024 ms: AdamW peak 1e-3 reached by a per-step linear warm-up from 1e-6 over
-    # 300 steps, linear decay over the last 12 of 48 epochs, the initial loss weights throughout, the heads' biases
+    # quick (< 45 min on 2 cores): 16 repeats per cell (~330 / ~310 train sims after pruning), 16 cells per CoreNEURON
+    # run; every twin trains 3,000 steps of 4 x 1024 ms: AdamW peak 1e-3 reached by a per-step linear warm-up from 1e-6
+    # over 300 steps, linear decay over the last 15 of 60 epochs, the initial loss weights throughout, the heads' biases
     # at the training targets' means, and each deeper conv kernel's rate x min(1, 256 / fan-in) (README,
     # ball-and-stick: how this recipe was chosen on the validation files)
-    "quick": {"num_repeats_per_cell": [16, 16], "engine": "coreneuron", **QUICK_RECIPE},
+    "quick": {"num_repeats_per_cell": [16, 16], "engine": "coreneuron", "cells_per_run": 16, **QUICK_RECIPE},
     # laptop (1.7 h measured on 2 cores, README): the assignment's dataset sizes (155 / 280 repeats -> 3,141 AMPA_point
     # and 5,131 NMDA_cable train sims after pruning, which keeps 84 % / 76 % of them), simulated 16 cells per
-    # CoreNEURON run (4.5x faster than one), and the quick recipe for twice the steps (4,800); each epoch scores the
-    # first 64 validation files (all ~250 / ~450 would cost more than the training steps)
+    # CoreNEURON run (4.5x faster than one), and the quick recipe for 4,800 steps (96 epochs, decay over the last
+    # 24); each epoch scores the first 64 validation files (all ~250 / ~450 would cost more than the training steps)
     "laptop": {"num_repeats_per_cell": [155, 280], "engine": "coreneuron", "cells_per_run": 16, "max_valid_files": 64,
                **dict(QUICK_RECIPE, num_epochs=96, cooldown_epochs=24)},
     "smoke": {"num_repeats_per_cell": [1, 1], "sim_duration_ms": 1024, "prune": False, "workers": 1,
@@ -155,7 +155,8 @@ def main(argv=None, devices=None):
     check_parameters(p, training)
     data_dir = os.path.join(p.output_dir, "data")
     models_dir = os.path.join(p.output_dir, "models")
-    timings = {}
+    timings = {}  # this part's wall time per stage (a reused stage takes ~0 s)
+    recorded = {}  # each stage's wall time as recorded when it ran, in this part or an earlier one
 
     def run_dir(cell, model_name, config):
         """The folder of a trained TCN twin (train_DNN_twin_of_BS_neuron.py's <cell>/<run name>)."""
@@ -167,11 +168,12 @@ def main(argv=None, devices=None):
         t0 = time.time()
         parameters = bs_cell.cell_parameters(cell, excitatory_preset=p.excitatory_preset or None,
                                                     ske2_factor=p.ske2_factor)
-        folders[cell], _ = dataset.create_dataset(
+        folders[cell], record = dataset.create_dataset(
             data_dir, parameters, int(num_repeats), seed=p.random_seed, sim_duration_ms=p.sim_duration_ms,
             workers=p.workers or parallel.default_num_workers(), prune=p.prune, engine=p.engine,
             cells_per_run=p.cells_per_run)
         timings[f"dataset_{cell}_sec"] = time.time() - t0
+        recorded[f"dataset_{cell}_sec"] = record.get("total_wall_sec")
 
     # ---- twins
     rows = []
@@ -195,6 +197,7 @@ def main(argv=None, devices=None):
                     splits = dataset.load_twin_splits(folders[cell], max_valid_files=p.max_valid_files)
                 results = train_script.main(argv_train, devices=devices, loaded_splits=splits)
             timings[f"train_{cell}_{config}_sec"] = time.time() - t0
+            recorded[f"train_{cell}_{config}_sec"] = results.get("runtime_sec")
             results["tutorial_AUC"] = TUTORIAL_CONFIG_C.get(cell, {}).get("AUC") if config == "C" else None
             results["best_valid_spike_loss"] = (results.get("best_valid_losses") or {}).get("spikes")
             rows.append(results)
@@ -224,14 +227,17 @@ def main(argv=None, devices=None):
         figure_paths += plotting.save_figure(figures.plot_first_layer_heatmaps(kernels), p.output_dir,
                                              "first_layer_weights_A_B")
     summary = {"rows": rows, "auc_by_cell": auc_by_cell, "tutorial_config_C": TUTORIAL_CONFIG_C, "timings_sec": timings,
-               "runtime_sec": time.time() - started, "figures": figure_paths, "cpu_count": os.cpu_count(),
-               "device_report": setup.report}
+               "recorded_stage_sec": recorded, "runtime_sec": time.time() - started, "figures": figure_paths,
+               "cpu_count": os.cpu_count(), "device_report": setup.report}
     files.write_json(os.path.join(p.output_dir, "results.json"), summary)
     files.write_json(os.path.join(p.output_dir, "params.json"), parameters_snapshot(p))
     print("\n" + results_csv_text(rows))
     for cell in p.cells:
         print(f"{cell}: " + ", ".join(f"{c} {auc_by_cell[cell][c]:.4f}" for c in p.configs))
     print(f"finished in {(time.time() - started) / 60:.1f} min; figures: {figure_paths}")
+    if any(seconds is not None for seconds in recorded.values()):
+        print(f"the stages took {sum(v or 0.0 for v in recorded.values()) / 60:.1f} min as recorded when they ran "
+              f"(earlier parts of a resumed run included; results.json: recorded_stage_sec)")
     return summary
 
 

@@ -2,10 +2,11 @@
 
 Trains (or reuses) twins of one cell with ``train_DNN_twin_of_BS_neuron.py`` -- the TCN configs and the
 alternatives of spec §4 (ResNet-TCN, ELM, Transformer) -- each in its own process, then measures each one's
-inference time for one test simulation (one 8128-ms window, batch 1, median of repeats, after a warm-up call)
-and writes a table per cell: test AUC, parameter count, inference time and peak memory (the peak resident
-memory of the process that trained and tested it), naming the smallest network that beats the largest TCN
-(the reference, default config D) on test AUC by each measure.
+inference time and memory for one test simulation (one 8128-ms window, batch 1, median of repeats after a
+warm-up call, in a fresh process per twin: the memory is what loading and running the twin added to it) and
+writes a table per cell: test AUC, parameter count, inference time, inference memory and the peak memory of the
+process that trained it, naming the smallest network that beats the largest TCN (the reference, default config
+D) on test AUC by parameters, by inference time and by inference memory.
 
     python compare_twin_architectures.py --preset quick --data-dir OUT/BS/data --models-dir OUT/BS/models --output-dir OUT/BS/compare
     python compare_twin_architectures.py --preset laptop --data-dir OUT/BS/data --models-dir OUT/BS/models --output-dir OUT/BS/compare
@@ -55,9 +56,11 @@ PRESETS = {
               "timing_repeats": 2, "timing_window_ms": 512},
 }
 COLUMNS = ["cell", "model", "model_name", "num_params", "AUC", "TP @ 0.0020 FP", "soma_explained_variance_percent",
-           "inference_ms_per_simulation", "peak_memory_mb", "training_sec", "beats_reference"]
+           "inference_ms_per_simulation", "inference_memory_mb", "peak_memory_mb", "training_sec", "beats_reference"]
+# memory: what running the twin on one test simulation adds to a fresh process; the training process's peak
+# (peak_memory_mb, also in the table) is mostly the training data's, the same for every twin of a dataset
 MEASURES = {"parameters": "num_params", "inference time": "inference_ms_per_simulation",
-            "peak memory": "peak_memory_mb"}
+            "inference memory": "inference_memory_mb"}
 
 
 def split_model(spec):
@@ -106,45 +109,67 @@ def train_twin(p, cell, spec):
                            f"above, fix it and re-run the same command (finished twins are reused)")
 
 
-def inference_ms(folder, test_arrays, window_ms, repeats):
-    """Median wall time (ms) of one forward pass over one test simulation (batch 1), after a warm-up call."""
+INFERENCE_PROBE = ("import json, sys; import numpy as np; from neuron_as_deep_net.ball_and_stick import evaluation; "
+                   "print(json.dumps(evaluation.inference_cost(sys.argv[1], np.load(sys.argv[2]), int(sys.argv[3]))))")
+
+
+def inference_cost(folder, test_arrays, window_ms, repeats, scratch_dir):
+    """Inference time and memory of one twin over one test simulation (batch 1), measured in a fresh process
+    (evaluation.inference_cost), so that neither the test data held here nor another twin counts."""
     import numpy as np
 
     from neuron_as_deep_net.ball_and_stick import training
 
-    model = training.load_ball_and_stick_twin(folder)
     x, _ = training.scale_ball_and_stick_batch(training.random_windows(
         test_arrays, np.random.default_rng(0), 1, training.fitting_window_ms(test_arrays, window_ms)))
-    model.predict_on_batch(x)  # warm-up: tracing
-    times = []
-    for _ in range(int(repeats)):
-        started = time.perf_counter()
-        model.predict_on_batch(x)
-        times.append(time.perf_counter() - started)
-    return 1000.0 * float(np.median(times))
+    os.makedirs(scratch_dir, exist_ok=True)
+    x_path = os.path.join(scratch_dir, "inference_window.npy")
+    np.save(x_path, x)
+    root = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    try:
+        completed = subprocess.run([sys.executable, "-c", INFERENCE_PROBE, folder, x_path, str(int(repeats))],
+                                   capture_output=True, text=True, env=env)
+    finally:
+        os.remove(x_path)
+    if completed.returncode != 0:
+        raise UserError(f"measuring the inference of {folder} failed (exit code {completed.returncode}): "
+                        f"{completed.stderr.strip()[-500:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def smallest_beating(rows, reference_auc):
     """For each measure, the row with the smallest value among those whose AUC beats the reference's."""
     better = [row for row in rows if row["AUC"] > reference_auc]
-    return {measure: (min(better, key=lambda row: row[key]) if better else None) for measure, key in MEASURES.items()}
+    winners = {}
+    for measure, key in MEASURES.items():
+        measured = [row for row in better if row.get(key) is not None]  # memory is None off Linux
+        winners[measure] = min(measured, key=lambda row: row[key]) if measured else None
+    return winners
+
+
+def megabytes(value):
+    """'794 MB', or 'n/a' where the memory was not measured."""
+    return "n/a" if value is None else f"{value:.0f} MB"
 
 
 def format_measure(measure, value):
     """'17,612 parameters', '8.1 ms', '794 MB'."""
     return {"parameters": f"{int(value):,} parameters", "inference time": f"{value:.1f} ms",
-            "peak memory": f"{value:.0f} MB"}[measure]
+            "inference memory": megabytes(value)}[measure]
 
 
 def markdown_table(cell, rows, reference, winners):
     """The per-cell table and the verdict lines, as markdown."""
     lines = [f"### {cell} (reference: {reference['model']}, AUC {reference['AUC']:.4f})", "",
-             "| model | parameters | test AUC | TP @ 0.2 % FP | inference per simulation | peak memory | beats reference |",
-             "|---|---|---|---|---|---|---|"]
+             "| model | parameters | test AUC | TP @ 0.2 % FP | inference per simulation | inference memory | "
+             "training process peak | beats reference |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in sorted(rows, key=lambda row: row["num_params"]):
         lines.append(f"| {row['model']} ({row['model_name']}) | {row['num_params']:,} | {row['AUC']:.4f} | "
                      f"{row['TP @ 0.0020 FP']:.3f} | {row['inference_ms_per_simulation']:.1f} ms | "
-                     f"{row['peak_memory_mb']:.0f} MB | {'yes' if row['beats_reference'] else 'no'} |")
+                     f"{megabytes(row['inference_memory_mb'])} | {megabytes(row['peak_memory_mb'])} | "
+                     f"{'yes' if row['beats_reference'] else 'no'} |")
     lines.append("")
     for measure, row in winners.items():
         lines.append(f"- smallest by {measure} that beats {reference['model']}: "
@@ -180,12 +205,12 @@ def main(argv=None, devices=None):
             with open(os.path.join(folder, "results.json")) as handle:
                 results = json.load(handle)
             row = {key: results.get(key) for key in COLUMNS}
-            row.update({"cell": cell, "model": spec,
-                        "inference_ms_per_simulation": inference_ms(folder, test, p.timing_window_ms,
-                                                                    p.timing_repeats)})
+            cost = inference_cost(folder, test, p.timing_window_ms, p.timing_repeats, p.output_dir)
+            row.update({"cell": cell, "model": spec, "inference_ms_per_simulation": cost["inference_ms_per_simulation"],
+                        "inference_memory_mb": cost["inference_memory_mb"]})
             print(f"{cell} {spec}: AUC {row['AUC']:.4f}, {row['num_params']:,} parameters, "
-                  f"{row['inference_ms_per_simulation']:.1f} ms per simulation, {row['peak_memory_mb']:.0f} MB",
-                  flush=True)
+                  f"{row['inference_ms_per_simulation']:.1f} ms and {megabytes(row['inference_memory_mb'])} per "
+                  f"simulation (training process peak {megabytes(row['peak_memory_mb'])})", flush=True)
             rows.append(row)
         reference = next(row for row in rows if row["model"] == p.reference_model)
         for row in rows:
@@ -202,9 +227,10 @@ def main(argv=None, devices=None):
         handle.write(buffer.getvalue())
     text = (f"## Twin architectures vs the largest TCN\n\nTimings on {setup.report['used']} ({os.cpu_count()} "
             f"logical cores), batch 1, one "
-            f"{p.timing_window_ms}-ms window; peak memory = peak resident memory of the process that trained and "
-            f"tested the twin (twins reused from ball_and_stick_experiment.py share that process's peak, an upper "
-            f"bound).\n\n"
+            f"{p.timing_window_ms}-ms window, each twin in a fresh process; inference memory = the peak resident "
+            f"memory that loading and running the twin added to that process; training process peak = the peak "
+            f"resident memory of the process that trained and tested the twin (mostly its training data; twins "
+            f"reused from ball_and_stick_experiment.py share that process's peak, an upper bound).\n\n"
             + "\n".join(sections))
     with atomic_write(os.path.join(p.output_dir, "comparison.md"), "w") as handle:
         handle.write(text)

@@ -60,10 +60,10 @@ verbose = True  # print one line per epoch
 PRESETS = {
     "full": {},
     # quick: the training recipe of ball_and_stick_experiment.py's quick preset (a test keeps the two equal):
-    # 2,400 steps of 4 x 1024-ms windows, AdamW peak 1e-3 after a 300-step warm-up from 1e-6, decay over the last
-    # 12 of 48 epochs, the initial loss weights, heads' biases at the targets' means, deeper kernels' rates x 256/fan-in
-    "quick": {"num_epochs": 48, "steps_per_epoch": 50, "batch_size": 4, "train_window_ms": 1024,
-              "learning_rate": 1e-3, "warmup_epochs": 0, "cooldown_epochs": 12, "warmup_steps": 300,
+    # 3,000 steps of 4 x 1024-ms windows, AdamW peak 1e-3 after a 300-step warm-up from 1e-6, decay over the last
+    # 15 of 60 epochs, the initial loss weights, heads' biases at the targets' means, deeper kernels' rates x 256/fan-in
+    "quick": {"num_epochs": 60, "steps_per_epoch": 50, "batch_size": 4, "train_window_ms": 1024,
+              "learning_rate": 1e-3, "warmup_epochs": 0, "cooldown_epochs": 15, "warmup_steps": 300,
               "head_bias_init": "targets", "deep_rate_fan_in": 256},
     "smoke": {"num_epochs": 2, "steps_per_epoch": 2, "batch_size": 2, "train_window_ms": 256,
               "valid_window_ms": 512, "learning_rate": 1e-3, "warmup_epochs": 1, "cooldown_epochs": 1},

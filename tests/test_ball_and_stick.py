@@ -468,6 +468,11 @@ def test_experiment_script_smoke(tmp_path, monkeypatch):
     again = script.main(["--preset", "smoke", "--cells", "AMPA_point", "--num-repeats-per-cell", "1",
                          "--configs", "A,B", "--output-dir", str(out)])
     assert [row["AUC"] for row in again["rows"]] == [row["AUC"] for row in summary["rows"]]
+    # a resumed run still reports each stage's time as recorded when it ran, not this part's ~0 s
+    assert again["recorded_stage_sec"] == summary["recorded_stage_sec"]
+    assert set(summary["recorded_stage_sec"]) == {"dataset_AMPA_point_sec", "train_AMPA_point_A_sec",
+                                                  "train_AMPA_point_B_sec"}
+    assert summary["recorded_stage_sec"]["train_AMPA_point_A_sec"] > 10 * again["timings_sec"]["train_AMPA_point_A_sec"]
 
 
 def test_quick_preset_is_one_recipe_shared_with_the_train_script():
@@ -479,8 +484,9 @@ def test_quick_preset_is_one_recipe_shared_with_the_train_script():
     assert not any(key.startswith("long_run") for key in quick)
     recipe = {key: value for key, value in quick.items() if key in experiment.TRAIN_PARAMETERS}
     assert recipe == train_script.PRESETS["quick"]
-    assert recipe["num_epochs"] * recipe["steps_per_epoch"] == 2400 and recipe["deep_rate_fan_in"] == 256
-    # the laptop preset: the same recipe for twice the steps, for every twin; 16 cells per simulator run
+    assert recipe["num_epochs"] * recipe["steps_per_epoch"] == 3000 and recipe["deep_rate_fan_in"] == 256
+    assert quick["cells_per_run"] == 16 and quick["num_repeats_per_cell"] == [16, 16]
+    # the laptop preset: the same recipe for 4,800 steps, for every twin; 16 cells per simulator run
     laptop = experiment.PRESETS["laptop"]
     assert not any(key.startswith("long_run") for key in laptop)
     assert {key: value for key, value in laptop.items() if key in experiment.TRAIN_PARAMETERS} == dict(
@@ -493,18 +499,54 @@ def test_comparison_names_the_smallest_network_that_beats_the_reference():
     import compare_twin_architectures as compare
 
     rows = [{"model": "TCN:D", "AUC": 0.97, "num_params": 922380, "inference_ms_per_simulation": 90.0,
-             "peak_memory_mb": 900.0},
+             "inference_memory_mb": 90.0},
             {"model": "ELM", "AUC": 0.975, "num_params": 19564, "inference_ms_per_simulation": 400.0,
-             "peak_memory_mb": 800.0},
+             "inference_memory_mb": 80.0},
             {"model": "TCN:C", "AUC": 0.98, "num_params": 189644, "inference_ms_per_simulation": 30.0,
-             "peak_memory_mb": 850.0},
+             "inference_memory_mb": 85.0},
             {"model": "TCN:A", "AUC": 0.90, "num_params": 17612, "inference_ms_per_simulation": 5.0,
-             "peak_memory_mb": 700.0}]
+             "inference_memory_mb": 70.0}]
     winners = compare.smallest_beating(rows, 0.97)
     # TCN:A is smaller and faster than everything but does not beat the reference; D does not beat itself
     assert {measure: row["model"] for measure, row in winners.items()} == {
-        "parameters": "ELM", "inference time": "TCN:C", "peak memory": "ELM"}
+        "parameters": "ELM", "inference time": "TCN:C", "inference memory": "ELM"}
     assert all(row is None for row in compare.smallest_beating(rows, 0.99).values())
     assert compare.split_model("TCN:C") == ("TCN", "C") and compare.split_model("ELM") == ("ELM", None)
     with pytest.raises(ValueError, match="needs its config"):
         compare.split_model("TCN")
+
+
+def test_inference_cost_is_measured_per_twin_in_a_fresh_process(tmp_path):
+    import compare_twin_architectures as compare
+    from neuron_as_deep_net.ball_and_stick import twins
+
+    rng = np.random.default_rng(0)
+    for index in range(2):
+        bsd.write_simulation(str(tmp_path / "data"), "test", index, fake_simulation(rng, num_ms=700))
+    test = bsd.load_split(str(tmp_path / "data"), "test")
+    costs = {}
+    for config in ("A", "D"):
+        run_dir = tmp_path / config
+        run_dir.mkdir()
+        twins.build_ball_and_stick_twin("TCN", config).save_weights(str(run_dir / "best.weights.h5"))
+        (run_dir / "model.json").write_text(json.dumps({"model_type": "TCN", "config": config, "num_segments": 8,
+                                                        "weights": "best.weights.h5"}))
+        costs[config] = compare.inference_cost(str(run_dir), test, 512, 2, str(tmp_path / "scratch"))
+    # D (922,380 parameters, 8 layers of 64 channels) costs more to run on the same window than A (17,612, 2 x 8);
+    # the memory is what the twin added to a process that already held Keras and the window
+    assert costs["D"]["inference_memory_mb"] > costs["A"]["inference_memory_mb"] > 0
+    assert costs["D"]["inference_ms_per_simulation"] > costs["A"]["inference_ms_per_simulation"] > 0
+    assert all(cost["baseline_memory_mb"] > 100 for cost in costs.values())  # Keras was imported first
+    assert not list((tmp_path / "scratch").iterdir())  # the window file is removed
+    # the memory is counted from the process's state before loading, not from an earlier, higher peak
+    from neuron_as_deep_net.ball_and_stick import evaluation
+
+    earlier_peak = np.ones(80_000_000)  # 640 MB, freed before the measurement
+    del earlier_peak
+    x = np.zeros((1, 2048, 16), dtype=np.float32)
+    assert evaluation.inference_cost(str(tmp_path / "A"), x, repeats=1)["inference_memory_mb"] > 0
+    rows = [{"model": "TCN:D", "AUC": 0.9, "num_params": 9, "inference_ms_per_simulation": 9.0,
+             "inference_memory_mb": None}, {"model": "ELM", "AUC": 0.95, "num_params": 1,
+                                           "inference_ms_per_simulation": 1.0, "inference_memory_mb": None}]
+    assert compare.smallest_beating(rows, 0.9)["inference memory"] is None  # not measured (not Linux)
+    assert compare.megabytes(None) == "n/a" and compare.megabytes(794.4) == "794 MB"

@@ -48,3 +48,52 @@ def evaluate_ball_and_stick_twin(model, test_arrays, window_ms=BS_TEST_WINDOW_MS
     results["num_test_spikes"] = int(batch["spikes"].sum())
     predictions["ground_truth"] = batch
     return results, predictions
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Inference cost of one twin (compare_twin_architectures.py), meant to run in a fresh process
+# ----------------------------------------------------------------------------------------------------------
+
+def _memory_status_mb():
+    """The process's current and peak resident memory (MB) from /proc/self/status (Linux), or None."""
+    try:
+        with open("/proc/self/status") as handle:
+            fields = dict(line.split(":", 1) for line in handle if line.startswith(("VmRSS", "VmHWM")))
+        return float(fields["VmRSS"].split()[0]) / 1024.0, float(fields["VmHWM"].split()[0]) / 1024.0
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _reset_peak_memory():
+    """Reset the process's peak resident memory to its current value (Linux: /proc/self/clear_refs); True if done."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def inference_cost(run_dir, x, repeats=5) -> dict:
+    """Median wall time (ms) of one forward pass over the batch ``x`` after a warm-up call, and the inference
+    memory (MB): the peak resident memory of loading the twin from ``run_dir`` and running it, above the memory the
+    process held before (Keras imported, ``x`` loaded). The peak is measured by resetting the process's
+    high-water mark first (Linux); elsewhere the memory is None. Meant for a fresh process per twin."""
+    import time
+
+    import keras  # noqa: F401  (imported before the baseline, so the framework itself is not counted)
+
+    from .training import load_ball_and_stick_twin
+
+    measured = _reset_peak_memory() and _memory_status_mb() is not None
+    baseline_mb = _memory_status_mb()[0] if measured else None
+    model = load_ball_and_stick_twin(run_dir)
+    model.predict_on_batch(x)  # warm-up: tracing
+    times = []
+    for _ in range(int(repeats)):
+        started = time.perf_counter()
+        model.predict_on_batch(x)
+        times.append(time.perf_counter() - started)
+    peak_mb = _memory_status_mb()[1] if measured else None
+    return {"inference_ms_per_simulation": 1000.0 * float(np.median(times)),
+            "inference_memory_mb": (peak_mb - baseline_mb) if measured else None, "baseline_memory_mb": baseline_mb}
