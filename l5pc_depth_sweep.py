@@ -389,7 +389,7 @@ def subset_train_dir(p, synapse_type, fraction):
 
 def learning_curve(p):
     from neuron_as_deep_net.core import plotting
-    from neuron_as_deep_net.l5pc import figures_selection, learning_curve as lc
+    from neuron_as_deep_net.l5pc import figures_selection, learning_curve as lc, model_files
 
     synapse_type, depth = "NMDA", max(p.depths)
     points = []
@@ -398,9 +398,10 @@ def learning_curve(p):
         train_network(p, synapse_type, depth, subset_train_dir(p, synapse_type, fraction), folder,
                       f"learning curve: {synapse_type} depth {depth} on {fraction:g} of the training data")
         best_dir = best_models_dir(folder)
-        if not test_rows(os.path.join(folder, "test_evaluation"), [synapse_type]):
+        if not (os.path.isdir(best_dir) and model_files.find_best_models(best_dir, synapse_type)):  # else kept
             select_checkpoints(p, folder, best_dir, synapse_type, "learning_curve")
-            test_networks(p, best_dir, synapse_type, os.path.join(folder, "test_evaluation"), "learning_curve")
+        # scores only the selected networks without a test evaluation (all scored: no process is started)
+        test_networks(p, best_dir, synapse_type, os.path.join(folder, "test_evaluation"), "learning_curve")
         rows = test_rows(os.path.join(folder, "test_evaluation"), [synapse_type])
         valid_aucs = valid_auc_of(best_dir)
         points += [dict(table_row(p, row, best_dir, valid_aucs, train_sim_sec(p, synapse_type, fraction)),

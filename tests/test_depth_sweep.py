@@ -133,6 +133,14 @@ def test_smoke_sweep_end_to_end_and_resume(tmp_path):
     assert "evaluate_CNN_test.py" not in second.stdout
     with open(out / "depth_sweep.csv", newline="") as handle:
         assert [r["model"] for r in csv.DictReader(handle)] == [r["model"] for r in rows]
+    # the learning curve's network, selected and tested earlier, is neither selected nor scored again
+    third = subprocess.run(command + ["--steps", "learning_curve"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=900)
+    assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-3000:]
+    assert "evaluate_CNN_valid.py" not in third.stdout and "evaluate_CNN_test.py" not in third.stdout
+    assert third.stdout.count("were evaluated on the test files earlier, kept") == 1
+    again = json.load(open(out / "depth_sweep.json"))["learning_curve"]["points"]
+    assert [(q["fraction"], q["AUC"]) for q in again] == [(q["fraction"], q["AUC"]) for q in summary["learning_curve"]["points"]]
 
 
 def test_reproduce_draws_figures_for_the_network_chosen_on_validation(tmp_path):
