@@ -583,3 +583,34 @@ def test_inference_cost_is_measured_per_twin_in_a_fresh_process(tmp_path):
                                            "inference_ms_per_simulation": 1.0, "inference_memory_mb": None}]
     assert compare.smallest_beating(rows, 0.9)["inference memory"] is None  # not measured (not Linux)
     assert compare.megabytes(None) == "n/a" and compare.megabytes(794.4) == "794 MB"
+
+
+def test_validation_scores_tool_scores_each_twin_on_its_cells_validation_files(tmp_path):
+    import importlib.util
+
+    from neuron_as_deep_net.ball_and_stick import evaluation, training, twins
+
+    spec = importlib.util.spec_from_file_location("scores", os.path.join(ROOT, "tools", "ball_and_stick_validation_scores.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    rng = np.random.default_rng(1)
+    folder = bsd.dataset_folder(str(tmp_path / "data"), bs.cell_parameters("NMDA_cable"))
+    bsd.write_simulation(folder, "train", 0, fake_simulation(rng, num_ms=700))
+    for index in range(3):  # 3 validation files with spikes, 2 test files without
+        bsd.write_simulation(folder, "valid", index, fake_simulation(rng, num_ms=700, rate_hz=20.0))
+    for index in range(2):
+        bsd.write_simulation(folder, "test", index, fake_simulation(rng, num_ms=700, rate_hz=0.0))
+    run_dir = tmp_path / "models" / "NMDA_cable" / "TCN_A"
+    run_dir.mkdir(parents=True)
+    twins.build_ball_and_stick_twin("TCN", "A").save_weights(str(run_dir / "best.weights.h5"))
+    (run_dir / "model.json").write_text(json.dumps({"model_type": "TCN", "config": "A", "num_segments": 8,
+                                                    "weights": "best.weights.h5"}))
+    (run_dir / "history.json").write_text(json.dumps([{"valid_spikes": 0.05}, {"valid_spikes": 0.04},
+                                                      {"valid_spikes": 0.045}]))
+    rows = tool.main([str(run_dir), "--data-dir", str(tmp_path / "data"), "--output-csv", str(tmp_path / "s.csv")])
+    expected, _ = evaluation.evaluate_ball_and_stick_twin(training.load_ball_and_stick_twin(str(run_dir)),
+                                                          bsd.load_split(folder, "valid"))
+    assert len(rows) == 1 and rows[0]["cell"] == "NMDA_cable" and rows[0]["config"] == "A"
+    assert rows[0]["num_valid_files"] == 3 and rows[0]["valid_AUC"] == pytest.approx(expected["AUC"])
+    assert rows[0]["best_valid_spike_loss"] == 0.04
+    assert (tmp_path / "s.csv").read_text().splitlines()[0].startswith("run,cell,config,valid_AUC")
