@@ -239,12 +239,14 @@ def train_sweep(p):
 # ---- step 3-4: selection on the validation files, scores on the test files -----------------------------------
 def select_checkpoints(p, models_root, best_dir, synapse_type, step):
     """Score every saved checkpoint on the validation files; copy the best per network into best_dir (reproduce.py's
-    model selection, every network kept whatever its number of training windows; no figures)."""
+    model selection, every network kept whatever its number of training windows; no figures). The validation files
+    are read through the training's parse cache (parsed once, by fit_CNN.py), not into a second one."""
     import reproduce
 
     exploration = ["--min-num-train-samples", "0", "--max-num-train-samples", "1000000000000", "--draw-figures", "false"]
     for argv in reproduce.l5pc_selection_commands(models_root, dataset_folder(p, synapse_type, "valid"), best_dir,
-                                                  exploration_options=exploration):
+                                                  exploration_options=exploration,
+                                                  valid_options=["--parse-cache-dir", parse_cache_dir(p)]):
         run_argv(argv, log_path(p, step))
 
 
@@ -259,7 +261,7 @@ def test_networks(p, best_dir, synapse_type, output_dir, step):
         return
     run(["evaluate_CNN_test.py", "--models-dir", best_dir, "--synapse-type", synapse_type,
          "--data-dir", dataset_folder(p, synapse_type, "test"), "--output-dir", output_dir,
-         "--skip-evaluated", "true"], log_path(p, step))
+         "--parse-cache-dir", parse_cache_dir(p), "--skip-evaluated", "true"], log_path(p, step))
 
 
 def sweep_best_dir(p, synapse_type):

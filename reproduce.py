@@ -247,11 +247,14 @@ def selected_model(p):
 KEEP_ANY_MODEL = ["--min-d-prime=-1e9", "--min-auc=0", "--min-explained-variance=-1e9"]
 
 
-def l5pc_selection_commands(models_dir, valid_dir, best_dir, options=(), exploration_options=()):
+def l5pc_selection_commands(models_dir, valid_dir, best_dir, options=(), exploration_options=(), valid_options=()):
     """The original's model selection on the validation files: score every saved checkpoint under models_dir,
-    explore the results (quality filters off), copy the best checkpoint of every architecture into best_dir."""
+    explore the results (quality filters off), copy the best checkpoint of every architecture into best_dir.
+    ``options`` go to all three scripts, ``exploration_options`` to the exploration, ``valid_options`` to the
+    validation scoring (e.g. the --parse-cache-dir the training used)."""
     return [
-        [PYTHON, script("evaluate_CNN_valid.py"), *options, "--models-dir", models_dir, "--data-dir", valid_dir],
+        [PYTHON, script("evaluate_CNN_valid.py"), *options, *valid_options, "--models-dir", models_dir,
+         "--data-dir", valid_dir],
         [PYTHON, script("valid_fitting_results_exploration.py"), *options, *KEEP_ANY_MODEL, *exploration_options,
          "--models-dir", models_dir, "--output-dir", best_dir],
         [PYTHON, script("saving_best_valid_CNN_models.py"), *options, "--models-dir", models_dir,

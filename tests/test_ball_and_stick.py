@@ -205,6 +205,36 @@ def test_per_step_warmup_schedule():
     assert float(ops.convert_to_numpy(training.EpochLearningRate(1e-3, 50, 20, 5, 4)(0))) == pytest.approx(1e-6)
 
 
+def test_quick_recipe_ramps_the_loss_weights_while_the_rate_warms_up_per_step():
+    from keras import ops
+
+    import ball_and_stick_experiment as experiment
+    from neuron_as_deep_net.ball_and_stick import networks, training
+
+    r = experiment.QUICK_RECIPE
+    model = networks.build_ball_and_stick_config("A")
+    losses = training.compile_ball_and_stick_model(
+        model, r["learning_rate"], steps_per_epoch=r["steps_per_epoch"], num_epochs=r["num_epochs"],
+        warmup_epochs=r["warmup_epochs"], cooldown_epochs=r["cooldown_epochs"], warmup_steps=r["warmup_steps"])
+    schedule = training.EpochLearningRate(r["learning_rate"], r["steps_per_epoch"], r["num_epochs"],
+                                          r["warmup_epochs"], r["cooldown_epochs"], r["warmup_steps"])
+
+    def weights(step):
+        return {name: float(ops.convert_to_numpy(loss.weight_at(step))) for name, loss in losses.items()}
+
+    # the initial weights (spec: spikes 2, soma 0.7, branch 6) through epoch 25, the final ones (24, 0.15, 0.6) from 40
+    assert weights(0) == weights(25 * 50) == pytest.approx(
+        {"spikes": 2.0, "soma": 0.7, "near_spike": 1.8, "inst_rate": 3.0, "branch_v": 6.0})
+    assert weights(32 * 50)["spikes"] == pytest.approx(2.0 + 22.0 * 7 / 15, rel=1e-5)
+    assert weights(40 * 50) == weights(2999) == pytest.approx(
+        {"spikes": 24.0, "soma": 0.15, "near_spike": 0.25, "inst_rate": 3.0, "branch_v": 0.6})
+    # the rate: per-step warm-up from 1e-6 over 300 steps, no per-epoch warm-up, decay over the last 15 epochs
+    rate = {step: float(ops.convert_to_numpy(schedule(step))) for step in (0, 150, 300, 1000, 2249, 2250, 2999)}
+    assert rate[0] == pytest.approx(1e-6) and rate[150] == pytest.approx(1e-3 * (0.001 + 0.999 * 0.5))
+    assert rate[300] == rate[1000] == rate[2249] == pytest.approx(1e-3)
+    assert rate[2250] == pytest.approx(5e-4) and rate[2999] == pytest.approx(5e-7)
+
+
 def test_deep_kernel_rates_scale_with_fan_in():
     import keras
 
@@ -485,13 +515,16 @@ def test_quick_preset_is_one_recipe_shared_with_the_train_script():
     recipe = {key: value for key, value in quick.items() if key in experiment.TRAIN_PARAMETERS}
     assert recipe == train_script.PRESETS["quick"]
     assert recipe["num_epochs"] * recipe["steps_per_epoch"] == 3000 and recipe["deep_rate_fan_in"] == 256
+    assert recipe["warmup_epochs"] == 10 and recipe["warmup_steps"] == 300  # loss ramp over epochs 25-40, per-step rate
     assert quick["cells_per_run"] == 16 and quick["num_repeats_per_cell"] == [16, 16]
     # the laptop preset: the same recipe for 4,800 steps, for every twin; 16 cells per simulator run
     laptop = experiment.PRESETS["laptop"]
     assert not any(key.startswith("long_run") for key in laptop)
+    # (as measured: with the initial loss weights throughout)
     assert {key: value for key, value in laptop.items() if key in experiment.TRAIN_PARAMETERS} == dict(
-        recipe, num_epochs=96, cooldown_epochs=24, max_valid_files=64)
-    assert train_script.PRESETS["laptop"] == dict(recipe, num_epochs=96, cooldown_epochs=24, max_valid_files=64)
+        recipe, num_epochs=96, cooldown_epochs=24, max_valid_files=64, warmup_epochs=0)
+    assert train_script.PRESETS["laptop"] == dict(recipe, num_epochs=96, cooldown_epochs=24, max_valid_files=64,
+                                                  warmup_epochs=0)
     assert laptop["cells_per_run"] == 16 and laptop["num_repeats_per_cell"] == [155, 280]
 
 
@@ -550,3 +583,34 @@ def test_inference_cost_is_measured_per_twin_in_a_fresh_process(tmp_path):
                                            "inference_ms_per_simulation": 1.0, "inference_memory_mb": None}]
     assert compare.smallest_beating(rows, 0.9)["inference memory"] is None  # not measured (not Linux)
     assert compare.megabytes(None) == "n/a" and compare.megabytes(794.4) == "794 MB"
+
+
+def test_validation_scores_tool_scores_each_twin_on_its_cells_validation_files(tmp_path):
+    import importlib.util
+
+    from neuron_as_deep_net.ball_and_stick import evaluation, training, twins
+
+    spec = importlib.util.spec_from_file_location("scores", os.path.join(ROOT, "tools", "ball_and_stick_validation_scores.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    rng = np.random.default_rng(1)
+    folder = bsd.dataset_folder(str(tmp_path / "data"), bs.cell_parameters("NMDA_cable"))
+    bsd.write_simulation(folder, "train", 0, fake_simulation(rng, num_ms=700))
+    for index in range(3):  # 3 validation files with spikes, 2 test files without
+        bsd.write_simulation(folder, "valid", index, fake_simulation(rng, num_ms=700, rate_hz=20.0))
+    for index in range(2):
+        bsd.write_simulation(folder, "test", index, fake_simulation(rng, num_ms=700, rate_hz=0.0))
+    run_dir = tmp_path / "models" / "NMDA_cable" / "TCN_A"
+    run_dir.mkdir(parents=True)
+    twins.build_ball_and_stick_twin("TCN", "A").save_weights(str(run_dir / "best.weights.h5"))
+    (run_dir / "model.json").write_text(json.dumps({"model_type": "TCN", "config": "A", "num_segments": 8,
+                                                    "weights": "best.weights.h5"}))
+    (run_dir / "history.json").write_text(json.dumps([{"valid_spikes": 0.05}, {"valid_spikes": 0.04},
+                                                      {"valid_spikes": 0.045}]))
+    rows = tool.main([str(run_dir), "--data-dir", str(tmp_path / "data"), "--output-csv", str(tmp_path / "s.csv")])
+    expected, _ = evaluation.evaluate_ball_and_stick_twin(training.load_ball_and_stick_twin(str(run_dir)),
+                                                          bsd.load_split(folder, "valid"))
+    assert len(rows) == 1 and rows[0]["cell"] == "NMDA_cable" and rows[0]["config"] == "A"
+    assert rows[0]["num_valid_files"] == 3 and rows[0]["valid_AUC"] == pytest.approx(expected["AUC"])
+    assert rows[0]["best_valid_spike_loss"] == 0.04
+    assert (tmp_path / "s.csv").read_text().splitlines()[0].startswith("run,cell,config,valid_AUC")

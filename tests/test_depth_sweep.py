@@ -59,6 +59,22 @@ def test_finished_runs_are_reused_and_unfinished_ones_resume(tmp_path, monkeypat
     assert len(calls) == 1
 
 
+def test_selection_and_test_read_the_training_parse_cache(tmp_path, monkeypatch):
+    p = params(["--output-dir", str(tmp_path)])
+    commands = []
+    monkeypatch.setattr(sweep, "run_argv", lambda argv, log: commands.append(argv))
+    monkeypatch.setattr(sweep, "run", lambda command, log: commands.append(command))
+    (tmp_path / "best").mkdir()
+    sweep.select_checkpoints(p, str(tmp_path / "models" / "NMDA"), str(tmp_path / "best"), "NMDA", "select")
+    sweep.test_networks(p, str(tmp_path / "best"), "NMDA", str(tmp_path / "test"), "test")
+    cache = os.path.join(str(tmp_path), "data", ".parsed_cache")
+    scripts = [os.path.basename(next(part for part in c if str(part).endswith(".py"))) for c in commands]
+    assert scripts == ["evaluate_CNN_valid.py", "valid_fitting_results_exploration.py",
+                       "saving_best_valid_CNN_models.py", "evaluate_CNN_test.py"]
+    assert option(commands[0], "--parse-cache-dir") == cache and option(commands[3], "--parse-cache-dir") == cache
+    assert "--parse-cache-dir" not in commands[1] + commands[2]
+
+
 def test_power_law_fit_and_projection():
     n = np.array([100.0, 200.0, 400.0, 800.0])
     auc = 1.0 - 0.5 * n ** -0.4
@@ -119,9 +135,9 @@ def test_smoke_sweep_end_to_end_and_resume(tmp_path):
     assert chosen in {r["model"] for r in rows if r["synapse_type"] == "NMDA"}
     assert chosen == max((r for r in rows if r["synapse_type"] == "NMDA"), key=lambda r: float(r["valid_AUC"]))["model"]
     assert [p["fraction"] for p in summary["learning_curve"]["points"]] == [0.5, 1.0]
-    # the parsed training files are cached once for every network, not once per network folder
-    assert (out / "data" / ".parsed_cache").is_dir()
-    assert not list((out / "models").glob("*/depth_*/.parsed_cache"))
+    # the parsed dataset files are cached once for every network and step (training, selection, test), not once per
+    # network or models folder
+    assert [str(c.relative_to(out)) for c in out.rglob(".parsed_cache")] == [os.path.join("data", ".parsed_cache")]
     # run again: every network and dataset is reused, the table is the same
     second = subprocess.run(command + ["--steps", "data,train,test"], cwd=ROOT, capture_output=True, text=True,
                             timeout=900)
