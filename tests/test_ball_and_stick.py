@@ -590,7 +590,8 @@ def test_validation_scores_tool_scores_each_twin_on_its_cells_validation_files(t
 
     from neuron_as_deep_net.ball_and_stick import evaluation, training, twins
 
-    spec = importlib.util.spec_from_file_location("scores", os.path.join(ROOT, "tools", "ball_and_stick_validation_scores.py"))
+    spec = importlib.util.spec_from_file_location(
+        "scores", os.path.join(ROOT, "tools", "ball_and_stick_validation_scores.py"))
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     rng = np.random.default_rng(1)

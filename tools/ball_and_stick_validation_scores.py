@@ -46,13 +46,17 @@ def validation_scores(run_dirs, data_dir):
             splits[cell] = dataset.load_split(dataset.find_dataset_folder(data_dir, cell), "valid")
         model = training.load_ball_and_stick_twin(run_dir)
         results, _ = evaluation.evaluate_ball_and_stick_twin(model, splits[cell])
-        with open(os.path.join(run_dir, "history.json")) as handle:
-            history = json.load(handle)
+        history_path = os.path.join(run_dir, "history.json")
+        history = []
+        if os.path.isfile(history_path):  # written by the training; a twin saved by other means may lack it
+            with open(history_path) as handle:
+                history = json.load(handle)
         with open(os.path.join(run_dir, "model.json")) as handle:
             config = json.load(handle).get("config", "")
         rows.append({"run": run_dir, "cell": cell, "config": config, "valid_AUC": results["AUC"],
                      "valid_soma_explained_variance_percent": results["soma_explained_variance_percent"],
-                     "best_valid_spike_loss": min(entry["valid_spikes"] for entry in history),
+                     "best_valid_spike_loss": min((entry["valid_spikes"] for entry in history),
+                                                  default=float("nan")),
                      "num_valid_files": results["num_test_files"]})
     return rows
 
