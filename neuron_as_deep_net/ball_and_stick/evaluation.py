@@ -85,8 +85,8 @@ def inference_cost(run_dir, x, repeats=5) -> dict:
 
     from .training import load_ball_and_stick_twin
 
-    measured = _reset_peak_memory() and _memory_status_mb() is not None
-    baseline_mb = _memory_status_mb()[0] if measured else None
+    before = _memory_status_mb() if _reset_peak_memory() else None  # (current, peak) MB, or None off Linux
+    baseline_mb = before[0] if before else None
     model = load_ball_and_stick_twin(run_dir)
     model.predict_on_batch(x)  # warm-up: tracing
     times = []
@@ -94,6 +94,6 @@ def inference_cost(run_dir, x, repeats=5) -> dict:
         started = time.perf_counter()
         model.predict_on_batch(x)
         times.append(time.perf_counter() - started)
-    peak_mb = _memory_status_mb()[1] if measured else None
+    after = _memory_status_mb() if before else None
     return {"inference_ms_per_simulation": 1000.0 * float(np.median(times)),
-            "inference_memory_mb": (peak_mb - baseline_mb) if measured else None, "baseline_memory_mb": baseline_mb}
+            "inference_memory_mb": (after[1] - baseline_mb) if after else None, "baseline_memory_mb": baseline_mb}
