@@ -69,9 +69,9 @@ PRESETS = {
     "smoke": {"num_epochs": 2, "steps_per_epoch": 2, "batch_size": 2, "train_window_ms": 256,
               "valid_window_ms": 512, "learning_rate": 1e-3, "warmup_epochs": 1, "cooldown_epochs": 1},
 }
-# laptop: ball_and_stick_experiment.py's laptop recipe, the quick one for 4,800 steps, 64 validation files per epoch,
-# with the initial loss weights throughout (as measured; the quick preset's loss ramp was not measured at that scale)
-PRESETS["laptop"] = dict(PRESETS["quick"], num_epochs=96, cooldown_epochs=24, max_valid_files=64, warmup_epochs=0)
+# laptop: ball_and_stick_experiment.py's laptop recipe, the quick one (loss ramp included) for 7,200 steps, 64
+# validation files per epoch
+PRESETS["laptop"] = dict(PRESETS["quick"], num_epochs=144, cooldown_epochs=36, max_valid_files=64)
 DEFAULT_WINDOWS_MS = {"TCN": (2048, 4096), "ResNetTCN": (2048, 4096), "ELM": (1024, 2048),
                       "Transformer": (1280, 2048)}
 

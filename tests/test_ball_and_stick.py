@@ -520,14 +520,12 @@ def test_quick_preset_is_one_recipe_shared_with_the_train_script():
     assert recipe["num_epochs"] * recipe["steps_per_epoch"] == 3000 and recipe["deep_rate_fan_in"] == 256
     assert recipe["warmup_epochs"] == 10 and recipe["warmup_steps"] == 300  # loss ramp over epochs 25-40, per-step rate
     assert quick["cells_per_run"] == 16 and quick["num_repeats_per_cell"] == [16, 16]
-    # the laptop preset: the same recipe for 4,800 steps, for every twin; 16 cells per simulator run
+    # the laptop preset: the same recipe, loss ramp included, for 7,200 steps, for every twin; 16 cells per run
     laptop = experiment.PRESETS["laptop"]
     assert not any(key.startswith("long_run") for key in laptop)
-    # (as measured: with the initial loss weights throughout)
-    assert {key: value for key, value in laptop.items() if key in experiment.TRAIN_PARAMETERS} == dict(
-        recipe, num_epochs=96, cooldown_epochs=24, max_valid_files=64, warmup_epochs=0)
-    assert train_script.PRESETS["laptop"] == dict(recipe, num_epochs=96, cooldown_epochs=24, max_valid_files=64,
-                                                  warmup_epochs=0)
+    laptop_recipe = dict(recipe, num_epochs=144, cooldown_epochs=36, max_valid_files=64)
+    assert {key: value for key, value in laptop.items() if key in experiment.TRAIN_PARAMETERS} == laptop_recipe
+    assert train_script.PRESETS["laptop"] == laptop_recipe
     assert laptop["cells_per_run"] == 16 and laptop["num_repeats_per_cell"] == [155, 280]
 
 
