@@ -76,10 +76,11 @@ PRESETS = {
     # at the training targets' means, and each deeper conv kernel's rate x min(1, 256 / fan-in) (README,
     # ball-and-stick: how this recipe was chosen on the validation files)
     "quick": {"num_repeats_per_cell": [16, 16], "engine": "coreneuron", "cells_per_run": 16, **QUICK_RECIPE},
-    # laptop (< 3 h on 2 cores, README): the assignment's dataset sizes (155 / 280 repeats -> 3,141 AMPA_point and
-    # 5,131 NMDA_cable train sims after pruning, which keeps 84 % / 76 % of them), simulated 16 cells per CoreNEURON
-    # run (4.5x faster than one), and the quick recipe, loss ramp included, for 7,200 steps (144 epochs, decay over
-    # the last 36); each epoch scores the first 64 validation files (all ~250 / ~450 would cost more than the steps)
+    # laptop (2.15 h measured on 2 cores, README): the assignment's dataset sizes (155 / 280 repeats -> 3,141
+    # AMPA_point and 5,131 NMDA_cable train sims after pruning, which keeps 84 % / 76 % of them), simulated 16 cells
+    # per CoreNEURON run (4.5x faster than one), and the quick recipe, loss ramp included, for 7,200 steps (144
+    # epochs, decay over the last 36); each epoch scores the first 64 validation files (all ~250 / ~450 would cost
+    # more than the steps)
     "laptop": {"num_repeats_per_cell": [155, 280], "engine": "coreneuron", "cells_per_run": 16, "max_valid_files": 64,
                **dict(QUICK_RECIPE, num_epochs=144, cooldown_epochs=36)},
     "smoke": {"num_repeats_per_cell": [1, 1], "sim_duration_ms": 1024, "prune": False, "workers": 1,
