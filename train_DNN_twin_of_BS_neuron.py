@@ -21,6 +21,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from neuron_as_deep_net.ball_and_stick.recipes import LAPTOP_RECIPE, QUICK_RECIPE  # noqa: E402
 from neuron_as_deep_net.core.config import run  # noqa: E402
 
 # -----------------------------------------------------------------------------
@@ -59,19 +60,15 @@ verbose = True  # print one line per epoch
 
 PRESETS = {
     "full": {},
-    # quick: the training recipe of ball_and_stick_experiment.py's quick preset (a test keeps the two equal):
-    # 3,000 steps of 4 x 1024-ms windows, AdamW peak 1e-3 after a 300-step warm-up from 1e-6, decay over the last
-    # 15 of 60 epochs, the tutorial's loss-weight ramp over epochs 25-40, heads' biases at the targets' means, deeper
-    # kernels' rates x 256/fan-in
-    "quick": {"num_epochs": 60, "steps_per_epoch": 50, "batch_size": 4, "train_window_ms": 1024,
-              "learning_rate": 1e-3, "warmup_epochs": 10, "cooldown_epochs": 15, "warmup_steps": 300,
-              "head_bias_init": "targets", "deep_rate_fan_in": 256},
+    # quick and laptop: the one recipe of ball_and_stick_experiment.py's presets, written once in
+    # neuron_as_deep_net/ball_and_stick/recipes.py (quick: 3,000 steps of 4 x 1024 ms, AdamW peak 1e-3 after a
+    # 300-step warm-up, the tutorial's loss-weight ramp, deeper kernels' rates x 256 / fan-in; laptop: the same for
+    # 7,200 steps, 64 validation files per epoch)
+    "quick": QUICK_RECIPE,
+    "laptop": LAPTOP_RECIPE,
     "smoke": {"num_epochs": 2, "steps_per_epoch": 2, "batch_size": 2, "train_window_ms": 256,
               "valid_window_ms": 512, "learning_rate": 1e-3, "warmup_epochs": 1, "cooldown_epochs": 1},
 }
-# laptop: ball_and_stick_experiment.py's laptop recipe, the quick one (loss ramp included) for 7,200 steps, 64
-# validation files per epoch
-PRESETS["laptop"] = dict(PRESETS["quick"], num_epochs=144, cooldown_epochs=36, max_valid_files=64)
 DEFAULT_WINDOWS_MS = {"TCN": (2048, 4096), "ResNetTCN": (2048, 4096), "ELM": (1024, 2048),
                       "Transformer": (1280, 2048)}
 

@@ -3,6 +3,8 @@
 import gc
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -208,10 +210,9 @@ def test_per_step_warmup_schedule():
 def test_quick_recipe_ramps_the_loss_weights_while_the_rate_warms_up_per_step():
     from keras import ops
 
-    import ball_and_stick_experiment as experiment
-    from neuron_as_deep_net.ball_and_stick import networks, training
+    from neuron_as_deep_net.ball_and_stick import networks, recipes, training
 
-    r = experiment.QUICK_RECIPE
+    r = recipes.QUICK_RECIPE
     model = networks.build_ball_and_stick_config("A")
     losses = training.compile_ball_and_stick_model(
         model, r["learning_rate"], steps_per_epoch=r["steps_per_epoch"], num_epochs=r["num_epochs"],
@@ -508,25 +509,34 @@ def test_experiment_script_smoke(tmp_path, monkeypatch):
     assert summary["recorded_stage_sec"]["train_AMPA_point_A_sec"] > 10 * again["timings_sec"]["train_AMPA_point_A_sec"]
 
 
-def test_quick_preset_is_one_recipe_shared_with_the_train_script():
+def test_quick_and_laptop_presets_are_one_recipe_written_once():
     import ball_and_stick_experiment as experiment
     import train_DNN_twin_of_BS_neuron as train_script
+    from neuron_as_deep_net.ball_and_stick import recipes
 
-    quick = experiment.PRESETS["quick"]
-    # one recipe for every twin: no per-cell or per-config training entries, the same as the train script's quick
-    assert not any(key.startswith("long_run") for key in quick)
-    recipe = {key: value for key, value in quick.items() if key in experiment.TRAIN_PARAMETERS}
-    assert recipe == train_script.PRESETS["quick"]
-    assert recipe["num_epochs"] * recipe["steps_per_epoch"] == 3000 and recipe["deep_rate_fan_in"] == 256
-    assert recipe["warmup_epochs"] == 10 and recipe["warmup_steps"] == 300  # loss ramp over epochs 25-40, per-step rate
+    def recipe_of(preset):  # the training entries of one of the experiment's presets
+        return {key: value for key, value in preset.items() if key in experiment.TRAIN_PARAMETERS}
+
+    quick, laptop = experiment.PRESETS["quick"], experiment.PRESETS["laptop"]
+    # one recipe for every twin: no per-cell or per-config training entries; the experiment and the train script
+    # both take it from recipes.py
+    for preset in (quick, laptop):
+        assert not any(key.startswith("long_run") for key in preset)
+    assert recipe_of(quick) == recipes.QUICK_RECIPE and train_script.PRESETS["quick"] is recipes.QUICK_RECIPE
+    assert recipe_of(laptop) == recipes.LAPTOP_RECIPE and train_script.PRESETS["laptop"] is recipes.LAPTOP_RECIPE
+    # the numbers the README measured: quick 3,000 steps, the loss ramp over epochs 25-40, per-step rate warm-up
+    r = recipes.QUICK_RECIPE
+    assert r["num_epochs"] * r["steps_per_epoch"] == 3000 and r["deep_rate_fan_in"] == 256
+    assert r["warmup_epochs"] == 10 and r["warmup_steps"] == 300 and r["cooldown_epochs"] == 15
     assert quick["cells_per_run"] == 16 and quick["num_repeats_per_cell"] == [16, 16]
-    # the laptop preset: the same recipe, loss ramp included, for 7,200 steps, for every twin; 16 cells per run
-    laptop = experiment.PRESETS["laptop"]
-    assert not any(key.startswith("long_run") for key in laptop)
-    laptop_recipe = dict(recipe, num_epochs=144, cooldown_epochs=36, max_valid_files=64)
-    assert {key: value for key, value in laptop.items() if key in experiment.TRAIN_PARAMETERS} == laptop_recipe
-    assert train_script.PRESETS["laptop"] == laptop_recipe
+    # laptop: the same recipe, loss ramp included, for 7,200 steps (decay over the last 36 epochs), 64 valid files
+    assert recipes.LAPTOP_RECIPE == dict(r, num_epochs=144, cooldown_epochs=36, max_valid_files=64)
     assert laptop["cells_per_run"] == 16 and laptop["num_repeats_per_cell"] == [155, 280]
+    # importing the recipes does not load TensorFlow (the scripts read them before parsing their parameters)
+    probe = ("import sys; import neuron_as_deep_net.ball_and_stick.recipes; "
+             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True).stdout.split() == ["False", "False"]
 
 
 def test_comparison_names_the_smallest_network_that_beats_the_reference():
