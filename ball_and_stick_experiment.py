@@ -59,6 +59,7 @@ warmup_start_factor = 0.001  # [> 0, <= 1] its first rate, as a fraction of lear
 deep_rate_fan_in = 0  # [>= 0] > 0: conv kernels after the first layer learn at rate x min(1, this / fan-in); 0 = one rate
 head_bias_init = "tutorial"  # [tutorial | targets] heads' initial biases: the tutorial's, or the training targets' means
 test_window_ms = 8128  # [>= 1] evaluation window per test file
+jit_compile = "auto"  # [auto | true | false] XLA for the twins' training and predictions; auto: on a GPU only
 # output
 output_dir = "output/ball_and_stick"  # everything is written here
 # -----------------------------------------------------------------------------
@@ -89,7 +90,7 @@ CSV_COLUMNS = ["cell", "config", "model_name", "num_params", "AUC", "TP @ 0.0020
                "constant_output_valid_spike_loss", "tutorial_AUC"]
 TRAIN_PARAMETERS = ["num_epochs", "steps_per_epoch", "batch_size", "train_window_ms", "valid_window_ms",
                     "max_valid_files", "learning_rate", "warmup_epochs", "cooldown_epochs", "warmup_steps", "warmup_start_factor",
-                    "deep_rate_fan_in", "head_bias_init", "test_window_ms", "random_seed"]
+                    "deep_rate_fan_in", "head_bias_init", "test_window_ms", "random_seed", "jit_compile"]
 
 
 def results_csv_text(rows):
