@@ -305,6 +305,36 @@ def test_head_biases_start_at_the_training_targets_means():
     assert model.get_layer("inst_rate").get_weights()[1][0] == pytest.approx(10 * arrays["inst_rate"].mean(), rel=1e-5)
 
 
+def test_xla_trains_the_same_twin_and_is_used_when_asked():
+    import keras
+
+    from neuron_as_deep_net.ball_and_stick import networks, training
+
+    rng = np.random.default_rng(2)
+    num_sims, num_ms = 6, 700
+    arrays = {"inputs": (rng.random((num_sims, num_ms, 16)) < 0.05).astype(np.float16) * 10,
+              "spikes": rng.random((num_sims, num_ms)) < 0.01, "near_spike": rng.random((num_sims, num_ms)) < 0.1,
+              "soma_v": rng.uniform(-80.0, -60.0, (num_sims, num_ms)).astype(np.float32),
+              "inst_rate": rng.uniform(0.0, 0.02, (num_sims, num_ms)).astype(np.float32),
+              "branch_v": rng.uniform(-80.0, -20.0, (num_sims, num_ms, 8)).astype(np.float16)}
+    histories, models = {}, {}
+    for jit_compile in (False, True):
+        keras.utils.set_random_seed(0)
+        model = networks.build_ball_and_stick_config("A")
+        histories[jit_compile], _ = training.train_ball_and_stick_twin(
+            model, arrays, arrays, num_epochs=2, steps_per_epoch=3, batch_size=2, train_window_ms=256,
+            valid_window_ms=512, learning_rate=1e-3, warmup_epochs=0, cooldown_epochs=0, verbose=False,
+            jit_compile=jit_compile)
+        models[jit_compile] = model
+    # the flag reaches Keras: XLA compiles the train step only when asked (Keras' own "auto" is off on a CPU)
+    assert models[True].jit_compile is True and models[False].jit_compile is False
+    # the same seed, windows and math: XLA changes only the rounding, so six steps end at the same losses
+    for without, with_xla in zip(histories[False], histories[True]):
+        assert with_xla["train_loss"] == pytest.approx(without["train_loss"], rel=1e-4)
+        assert with_xla["valid_spikes"] == pytest.approx(without["valid_spikes"], rel=1e-4)
+    assert histories[True][-1]["valid_spikes"] != histories[True][0]["valid_spikes"]  # the twin did train
+
+
 @pytest.mark.parametrize("config,params,depth,receptive_field",
                          [("A", 17612, 2, 181), ("B", 47148, 3, 181), ("C", 189644, 5, 201),
                           ("D", 922380, 8, 241), ("E", 328460, 8, 81)])
@@ -582,6 +612,22 @@ def test_inference_cost_is_measured_per_twin_in_a_fresh_process(tmp_path):
     assert costs["D"]["inference_ms_per_simulation"] > costs["A"]["inference_ms_per_simulation"] > 0
     assert all(cost["baseline_memory_mb"] > 100 for cost in costs.values())  # Keras was imported first
     assert not list((tmp_path / "scratch").iterdir())  # the window file is removed
+    # both modes (XLA off / on), each in its own process: for time and for memory the better mode counts, and
+    # every mode's values are kept
+    both = compare.inference_cost(str(tmp_path / "D"), test, 512, 2, str(tmp_path / "scratch"), modes=(False, True))
+    times = {False: both["inference_ms_without_xla"], True: both["inference_ms_with_xla"]}
+    memory = {False: both["inference_memory_mb_without_xla"], True: both["inference_memory_mb_with_xla"]}
+    assert both["inference_ms_xla"] == min(times, key=times.get)
+    assert both["inference_ms_per_simulation"] == min(times.values()) > 0
+    assert both["inference_memory_xla"] == min(memory, key=memory.get)
+    assert both["inference_memory_mb"] == min(memory.values()) > 0
+    assert costs["D"]["inference_ms_xla"] is False and "inference_ms_with_xla" not in costs["D"]  # one mode: off
+    row = {"inference_ms_per_simulation": 15.5, "inference_ms_xla": True, "inference_ms_without_xla": 227.2,
+           "inference_ms_with_xla": 15.5, "inference_memory_mb": 34.2, "inference_memory_xla": False,
+           "inference_memory_mb_without_xla": 34.2, "inference_memory_mb_with_xla": 119.0}
+    assert compare.inference_text(row, "ms") == "15.5 ms (XLA; 227.2 ms without)"
+    assert compare.inference_text(row, "memory") == "34 MB (no XLA; 119 MB with)"
+    assert compare.inference_text({"inference_memory_mb": None}, "memory") == "n/a"
     # the memory is counted from the process's state before loading, not from an earlier, higher peak
     from neuron_as_deep_net.ball_and_stick import evaluation
 
