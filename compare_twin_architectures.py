@@ -149,7 +149,7 @@ def inference_cost(folder, test_arrays, window_ms, repeats, scratch_dir, modes=(
             costs[xla] = json.loads(completed.stdout.strip().splitlines()[-1])
     finally:
         os.remove(x_path)
-    result = {"baseline_memory_mb": min(cost["baseline_memory_mb"] or 0.0 for cost in costs.values()) or None}
+    result = {"baseline_memory_mb": costs[modes[0]]["baseline_memory_mb"]}  # the first mode's process
     for key, short, measure in (("inference_ms_per_simulation", "inference_ms", "ms"),
                                 ("inference_memory_mb", "inference_memory_mb", "memory")):
         measured = [mode for mode in costs if costs[mode][key] is not None]  # memory is None off Linux
@@ -183,7 +183,8 @@ def format_measure(measure, value):
 def inference_text(row, measure):
     """'15.5 ms (XLA; 227.2 ms without)' or '34 MB (no XLA; 119 MB with)': the value that counts (each measure
     takes the twin's better mode), its mode, and the other mode's value if it was measured."""
-    key, unit = {"ms": ("inference_ms", lambda value: f"{value:.1f} ms"), "memory": ("inference_memory_mb", megabytes)}[measure]
+    key, unit = {"ms": ("inference_ms", lambda value: f"{value:.1f} ms"),
+                 "memory": ("inference_memory_mb", megabytes)}[measure]
     value = row.get("inference_ms_per_simulation" if measure == "ms" else "inference_memory_mb")
     xla = row.get(f"inference_{measure}_xla")
     if xla is None:
@@ -241,7 +242,8 @@ def main(argv=None, devices=None):
             row = {key: results.get(key) for key in COLUMNS}
             cost = inference_cost(folder, test, p.timing_window_ms, p.timing_repeats, p.output_dir,
                                   INFERENCE_MODES[p.inference_jit_compile])
-            row.update({"cell": cell, "model": spec, **{key: cost.get(key) for key in COLUMNS if key.startswith("inference_")}})
+            row.update({"cell": cell, "model": spec,
+                        **{key: cost.get(key) for key in COLUMNS if key.startswith("inference_")}})
             print(f"{cell} {spec}: AUC {row['AUC']:.4f}, {row['num_params']:,} parameters, "
                   f"{inference_text(row, 'ms')} and {inference_text(row, 'memory')} per "
                   f"simulation (training process peak {megabytes(row['peak_memory_mb'])})", flush=True)
