@@ -26,6 +26,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from neuron_as_deep_net.ball_and_stick.recipes import LAPTOP_RECIPE, QUICK_RECIPE  # noqa: E402
 from neuron_as_deep_net.core.config import run  # noqa: E402
 from neuron_as_deep_net.core.errors import UserError  # noqa: E402
 
@@ -58,31 +59,22 @@ warmup_start_factor = 0.001  # [> 0, <= 1] its first rate, as a fraction of lear
 deep_rate_fan_in = 0  # [>= 0] > 0: conv kernels after the first layer learn at rate x min(1, this / fan-in); 0 = one rate
 head_bias_init = "tutorial"  # [tutorial | targets] heads' initial biases: the tutorial's, or the training targets' means
 test_window_ms = 8128  # [>= 1] evaluation window per test file
+jit_compile = "auto"  # [auto | true | false] XLA for the twins' training and predictions; auto: on a GPU only
 # output
 output_dir = "output/ball_and_stick"  # everything is written here
 # -----------------------------------------------------------------------------
 
-#: the one training recipe of the quick and laptop presets, the same for every twin (train_DNN_twin_of_BS_neuron.py's
-#: quick preset is the same; a test keeps them equal)
-QUICK_RECIPE = {"num_epochs": 60, "steps_per_epoch": 50, "batch_size": 4, "train_window_ms": 1024, "learning_rate": 1e-3,
-                "warmup_epochs": 10, "cooldown_epochs": 15, "warmup_steps": 300, "head_bias_init": "targets",
-                "deep_rate_fan_in": 256}
 PRESETS = {
     "full": {},
     # quick (< 45 min on 2 cores): 16 repeats per cell (~330 / ~310 train sims after pruning), 16 cells per CoreNEURON
-    # run; every twin trains 3,000 steps of 4 x 1024 ms: AdamW peak 1e-3 reached by a per-step linear warm-up from 1e-6
-    # over 300 steps, linear decay over the last 15 of 60 epochs, the tutorial's loss-weight ramp (spikes 2 -> 24,
-    # ...) over epochs 25-40 (warmup_epochs 10 places it; the rate's warm-up is the per-step one), the heads' biases
-    # at the training targets' means, and each deeper conv kernel's rate x min(1, 256 / fan-in) (README,
-    # ball-and-stick: how this recipe was chosen on the validation files)
+    # run; every twin trains with recipes.QUICK_RECIPE (3,000 steps of 4 x 1024 ms, AdamW peak 1e-3 after a per-step
+    # warm-up, the tutorial's loss-weight ramp, deeper kernels' rates x 256 / fan-in; the train script's quick preset)
     "quick": {"num_repeats_per_cell": [16, 16], "engine": "coreneuron", "cells_per_run": 16, **QUICK_RECIPE},
     # laptop (2.15 h measured on 2 cores, README): the assignment's dataset sizes (155 / 280 repeats -> 3,141
     # AMPA_point and 5,131 NMDA_cable train sims after pruning, which keeps 84 % / 76 % of them), simulated 16 cells
-    # per CoreNEURON run (4.5x faster than one), and the quick recipe, loss ramp included, for 7,200 steps (144
-    # epochs, decay over the last 36); each epoch scores the first 64 validation files (all ~250 / ~450 would cost
-    # more than the steps)
-    "laptop": {"num_repeats_per_cell": [155, 280], "engine": "coreneuron", "cells_per_run": 16, "max_valid_files": 64,
-               **dict(QUICK_RECIPE, num_epochs=144, cooldown_epochs=36)},
+    # per CoreNEURON run (4.5x faster than one), and recipes.LAPTOP_RECIPE (the quick recipe, loss ramp included,
+    # for 7,200 steps; 64 validation files per epoch; the train script's laptop preset)
+    "laptop": {"num_repeats_per_cell": [155, 280], "engine": "coreneuron", "cells_per_run": 16, **LAPTOP_RECIPE},
     "smoke": {"num_repeats_per_cell": [1, 1], "sim_duration_ms": 1024, "prune": False, "workers": 1,
               "configs": ["A", "C"], "num_epochs": 2, "steps_per_epoch": 2, "batch_size": 2, "train_window_ms": 256,
               "valid_window_ms": 512, "learning_rate": 1e-3, "warmup_epochs": 1, "cooldown_epochs": 1},
@@ -98,7 +90,7 @@ CSV_COLUMNS = ["cell", "config", "model_name", "num_params", "AUC", "TP @ 0.0020
                "constant_output_valid_spike_loss", "tutorial_AUC"]
 TRAIN_PARAMETERS = ["num_epochs", "steps_per_epoch", "batch_size", "train_window_ms", "valid_window_ms",
                     "max_valid_files", "learning_rate", "warmup_epochs", "cooldown_epochs", "warmup_steps", "warmup_start_factor",
-                    "deep_rate_fan_in", "head_bias_init", "test_window_ms", "random_seed"]
+                    "deep_rate_fan_in", "head_bias_init", "test_window_ms", "random_seed", "jit_compile"]
 
 
 def results_csv_text(rows):

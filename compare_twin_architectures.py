@@ -3,7 +3,9 @@
 Trains (or reuses) twins of one cell with ``train_DNN_twin_of_BS_neuron.py`` -- the TCN configs and the
 alternatives of spec §4 (ResNet-TCN, ELM, Transformer) -- each in its own process, then measures each one's
 inference time and memory for one test simulation (one 8128-ms window, batch 1, median of repeats after a
-warm-up call, in a fresh process per twin: the memory is what loading and running the twin added to it) and
+warm-up call, in a fresh process per twin: the memory is what loading and running the twin added to it; by default
+each twin is measured both as Keras runs it on a CPU and XLA-compiled, and for time and for memory its better mode
+counts) and
 writes a table per cell: test AUC, parameter count, inference time, inference memory and the peak memory of the
 process that trained it, naming the smallest network that beats the largest TCN (the reference, default config
 D) on test AUC by parameters, by inference time and by inference memory.
@@ -41,9 +43,11 @@ models_dir = "output/ball_and_stick/models"  # trained twins (<cell>/<run name>/
 # training (passed to train_DNN_twin_of_BS_neuron.py; its own presets apply through script_preset)
 script_preset = ""  # ["" | quick | laptop | smoke | full] '' = the train script's defaults (tutorial scale)
 random_seed = 0  # [>= 0, < 4294967296] weights and windows
+jit_compile = "auto"  # [auto | true | false] XLA for training the twins (the train script's --jit-compile); auto: on a GPU only
 # inference timing
 timing_window_ms = 8128  # [>= 1] one test simulation, as evaluated
 timing_repeats = 5  # [>= 1] median of this many calls after one warm-up call
+inference_jit_compile = "both"  # [both | true | false] XLA for the measured forward pass; both: each twin measured without and with it (a fresh process each), and for time and for memory its better mode counts
 # output
 output_dir = "output/ball_and_stick/compare"  # comparison.csv / .json / .md
 # -----------------------------------------------------------------------------
@@ -56,7 +60,11 @@ PRESETS = {
               "timing_repeats": 2, "timing_window_ms": 512},
 }
 COLUMNS = ["cell", "model", "model_name", "num_params", "AUC", "TP @ 0.0020 FP", "soma_explained_variance_percent",
-           "inference_ms_per_simulation", "inference_memory_mb", "peak_memory_mb", "training_sec", "beats_reference"]
+           "inference_ms_per_simulation", "inference_memory_mb", "inference_ms_xla", "inference_memory_xla",
+           "inference_ms_without_xla", "inference_ms_with_xla", "inference_memory_mb_without_xla",
+           "inference_memory_mb_with_xla", "peak_memory_mb", "training_sec", "beats_reference"]
+#: inference_jit_compile -> the modes timed (XLA off / on)
+INFERENCE_MODES = {"both": (False, True), "false": (False,), "true": (True,)}
 # memory: what running the twin on one test simulation adds to a fresh process; the training process's peak
 # (peak_memory_mb, also in the table) is mostly the training data's, the same for every twin of a dataset
 MEASURES = {"parameters": "num_params", "inference time": "inference_ms_per_simulation",
@@ -99,7 +107,7 @@ def train_twin(p, cell, spec):
     command = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                             "train_DNN_twin_of_BS_neuron.py"),
                "--cell", cell, "--model-type", model_type, "--config", config or "C", "--data-dir", p.data_dir,
-               "--output-dir", p.models_dir, "--random-seed", str(p.random_seed)]
+               "--output-dir", p.models_dir, "--random-seed", str(p.random_seed), "--jit-compile", p.jit_compile]
     if p.script_preset:
         command += ["--preset", p.script_preset]
     print(f"\n==== {cell}: training {spec} ====\n$ {' '.join(command)}", flush=True)
@@ -110,12 +118,15 @@ def train_twin(p, cell, spec):
 
 
 INFERENCE_PROBE = ("import json, sys; import numpy as np; from neuron_as_deep_net.ball_and_stick import evaluation; "
-                   "print(json.dumps(evaluation.inference_cost(sys.argv[1], np.load(sys.argv[2]), int(sys.argv[3]))))")
+                   "print(json.dumps(evaluation.inference_cost(sys.argv[1], np.load(sys.argv[2]), int(sys.argv[3]), "
+                   "sys.argv[4] == 'true')))")
 
 
-def inference_cost(folder, test_arrays, window_ms, repeats, scratch_dir):
-    """Inference time and memory of one twin over one test simulation (batch 1), measured in a fresh process
-    (evaluation.inference_cost), so that neither the test data held here nor another twin counts."""
+def inference_cost(folder, test_arrays, window_ms, repeats, scratch_dir, modes=(False,)):
+    """Inference time and memory of one twin over one test simulation (batch 1), measured in a fresh process per
+    mode (evaluation.inference_cost; modes: XLA off / on), so that neither the test data held here, another twin
+    nor the other mode counts. Returns, for time and for memory, the better mode's value and which mode it is
+    (inference_ms_xla, inference_memory_xla), and every mode's values."""
     import numpy as np
 
     from neuron_as_deep_net.ball_and_stick import training
@@ -127,15 +138,25 @@ def inference_cost(folder, test_arrays, window_ms, repeats, scratch_dir):
     np.save(x_path, x)
     root = os.path.dirname(os.path.abspath(__file__))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    costs = {}
     try:
-        completed = subprocess.run([sys.executable, "-c", INFERENCE_PROBE, folder, x_path, str(int(repeats))],
-                                   capture_output=True, text=True, env=env)
+        for xla in modes:
+            completed = subprocess.run([sys.executable, "-c", INFERENCE_PROBE, folder, x_path, str(int(repeats)),
+                                        "true" if xla else "false"], capture_output=True, text=True, env=env)
+            if completed.returncode != 0:
+                raise UserError(f"measuring the inference of {folder} {'with' if xla else 'without'} XLA failed (exit "
+                                f"code {completed.returncode}): {completed.stderr.strip()[-500:]}")
+            costs[xla] = json.loads(completed.stdout.strip().splitlines()[-1])
     finally:
         os.remove(x_path)
-    if completed.returncode != 0:
-        raise UserError(f"measuring the inference of {folder} failed (exit code {completed.returncode}): "
-                        f"{completed.stderr.strip()[-500:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    result = {"baseline_memory_mb": costs[modes[0]]["baseline_memory_mb"]}  # the first mode's process
+    for key, short, measure in (("inference_ms_per_simulation", "inference_ms", "ms"),
+                                ("inference_memory_mb", "inference_memory_mb", "memory")):
+        measured = [mode for mode in costs if costs[mode][key] is not None]  # memory is None off Linux
+        best = min(measured, key=lambda mode: costs[mode][key]) if measured else None
+        result.update({key: costs[best][key] if measured else None, f"inference_{measure}_xla": best})
+        result.update({f"{short}_{'with' if mode else 'without'}_xla": cost[key] for mode, cost in costs.items()})
+    return result
 
 
 def smallest_beating(rows, reference_auc):
@@ -159,6 +180,20 @@ def format_measure(measure, value):
             "inference memory": megabytes(value)}[measure]
 
 
+def inference_text(row, measure):
+    """'15.5 ms (XLA; 227.2 ms without)' or '34 MB (no XLA; 119 MB with)': the value that counts (each measure
+    takes the twin's better mode), its mode, and the other mode's value if it was measured."""
+    key, unit = {"ms": ("inference_ms", lambda value: f"{value:.1f} ms"),
+                 "memory": ("inference_memory_mb", megabytes)}[measure]
+    value = row.get("inference_ms_per_simulation" if measure == "ms" else "inference_memory_mb")
+    xla = row.get(f"inference_{measure}_xla")
+    if xla is None:
+        return unit(value)
+    other = row.get(f"{key}_{'without' if xla else 'with'}_xla")
+    return f"{unit(value)} ({'XLA' if xla else 'no XLA'}" + (f"; {unit(other)} {'without' if xla else 'with'})"
+                                                           if other is not None else ")")
+
+
 def markdown_table(cell, rows, reference, winners):
     """The per-cell table and the verdict lines, as markdown."""
     lines = [f"### {cell} (reference: {reference['model']}, AUC {reference['AUC']:.4f})", "",
@@ -167,8 +202,8 @@ def markdown_table(cell, rows, reference, winners):
              "|---|---|---|---|---|---|---|---|"]
     for row in sorted(rows, key=lambda row: row["num_params"]):
         lines.append(f"| {row['model']} ({row['model_name']}) | {row['num_params']:,} | {row['AUC']:.4f} | "
-                     f"{row['TP @ 0.0020 FP']:.3f} | {row['inference_ms_per_simulation']:.1f} ms | "
-                     f"{megabytes(row['inference_memory_mb'])} | {megabytes(row['peak_memory_mb'])} | "
+                     f"{row['TP @ 0.0020 FP']:.3f} | {inference_text(row, 'ms')} | "
+                     f"{inference_text(row, 'memory')} | {megabytes(row['peak_memory_mb'])} | "
                      f"{'yes' if row['beats_reference'] else 'no'} |")
     lines.append("")
     for measure, row in winners.items():
@@ -205,11 +240,12 @@ def main(argv=None, devices=None):
             with open(os.path.join(folder, "results.json")) as handle:
                 results = json.load(handle)
             row = {key: results.get(key) for key in COLUMNS}
-            cost = inference_cost(folder, test, p.timing_window_ms, p.timing_repeats, p.output_dir)
-            row.update({"cell": cell, "model": spec, "inference_ms_per_simulation": cost["inference_ms_per_simulation"],
-                        "inference_memory_mb": cost["inference_memory_mb"]})
+            cost = inference_cost(folder, test, p.timing_window_ms, p.timing_repeats, p.output_dir,
+                                  INFERENCE_MODES[p.inference_jit_compile])
+            row.update({"cell": cell, "model": spec,
+                        **{key: cost.get(key) for key in COLUMNS if key.startswith("inference_")}})
             print(f"{cell} {spec}: AUC {row['AUC']:.4f}, {row['num_params']:,} parameters, "
-                  f"{row['inference_ms_per_simulation']:.1f} ms and {megabytes(row['inference_memory_mb'])} per "
+                  f"{inference_text(row, 'ms')} and {inference_text(row, 'memory')} per "
                   f"simulation (training process peak {megabytes(row['peak_memory_mb'])})", flush=True)
             rows.append(row)
         reference = next(row for row in rows if row["model"] == p.reference_model)
@@ -227,7 +263,10 @@ def main(argv=None, devices=None):
         handle.write(buffer.getvalue())
     text = (f"## Twin architectures vs the largest TCN\n\nTimings on {setup.report['used']} ({os.cpu_count()} "
             f"logical cores), batch 1, one "
-            f"{p.timing_window_ms}-ms window, each twin in a fresh process; inference memory = the peak resident "
+            f"{p.timing_window_ms}-ms window, each twin in a fresh process"
+            + ("; each twin measured without and with XLA (each in its own process), and for time and for memory "
+               "its better mode counts" if len(INFERENCE_MODES[p.inference_jit_compile]) > 1 else "")
+            + f"; inference memory = the peak resident "
             f"memory that loading and running the twin added to that process; training process peak = the peak "
             f"resident memory of the process that trained and tested the twin (mostly its training data; twins "
             f"reused from ball_and_stick_experiment.py share that process's peak, an upper bound).\n\n"

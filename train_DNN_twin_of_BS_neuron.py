@@ -21,6 +21,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from neuron_as_deep_net.ball_and_stick.recipes import LAPTOP_RECIPE, QUICK_RECIPE  # noqa: E402
 from neuron_as_deep_net.core.config import run  # noqa: E402
 
 # -----------------------------------------------------------------------------
@@ -49,6 +50,7 @@ warmup_start_factor = 0.001  # [> 0, <= 1] the per-step warm-up's first rate, as
 deep_rate_fan_in = 0  # [>= 0] > 0: each conv kernel after the first layer learns at rate x min(1, this / its fan-in) (issue 22); 0 = one rate, as the tutorial
 head_bias_init = "tutorial"  # [tutorial | targets] heads' initial biases: the tutorial's (-2 for the spike logits), or the training targets' means (issue 22)
 random_seed = 0  # [>= 0, < 4294967296] seeds Keras (weights) and the window sampler
+jit_compile = "auto"  # [auto | true | false] XLA-compile the train step and predictions; auto: on a GPU only (Keras' own choice); true on a CPU: faster for most twins, same math (bench/ball_and_stick_xla.py)
 # evaluation
 test_window_ms = 8128  # [>= 1] one window per test file
 # output
@@ -59,19 +61,15 @@ verbose = True  # print one line per epoch
 
 PRESETS = {
     "full": {},
-    # quick: the training recipe of ball_and_stick_experiment.py's quick preset (a test keeps the two equal):
-    # 3,000 steps of 4 x 1024-ms windows, AdamW peak 1e-3 after a 300-step warm-up from 1e-6, decay over the last
-    # 15 of 60 epochs, the tutorial's loss-weight ramp over epochs 25-40, heads' biases at the targets' means, deeper
-    # kernels' rates x 256/fan-in
-    "quick": {"num_epochs": 60, "steps_per_epoch": 50, "batch_size": 4, "train_window_ms": 1024,
-              "learning_rate": 1e-3, "warmup_epochs": 10, "cooldown_epochs": 15, "warmup_steps": 300,
-              "head_bias_init": "targets", "deep_rate_fan_in": 256},
+    # quick and laptop: the one recipe of ball_and_stick_experiment.py's presets, written once in
+    # neuron_as_deep_net/ball_and_stick/recipes.py (quick: 3,000 steps of 4 x 1024 ms, AdamW peak 1e-3 after a
+    # 300-step warm-up, the tutorial's loss-weight ramp, deeper kernels' rates x 256 / fan-in; laptop: the same for
+    # 7,200 steps, 64 validation files per epoch)
+    "quick": QUICK_RECIPE,
+    "laptop": LAPTOP_RECIPE,
     "smoke": {"num_epochs": 2, "steps_per_epoch": 2, "batch_size": 2, "train_window_ms": 256,
               "valid_window_ms": 512, "learning_rate": 1e-3, "warmup_epochs": 1, "cooldown_epochs": 1},
 }
-# laptop: ball_and_stick_experiment.py's laptop recipe, the quick one (loss ramp included) for 7,200 steps, 64
-# validation files per epoch
-PRESETS["laptop"] = dict(PRESETS["quick"], num_epochs=144, cooldown_epochs=36, max_valid_files=64)
 DEFAULT_WINDOWS_MS = {"TCN": (2048, 4096), "ResNetTCN": (2048, 4096), "ELM": (1024, 2048),
                       "Transformer": (1280, 2048)}
 
@@ -121,6 +119,8 @@ def main(argv=None, devices=None, loaded_splits=None):
         biases = training.init_head_biases(model, train)
         print(f"head biases at the training targets' means: spikes {biases['spikes'][0]:.2f}, soma "
               f"{biases['soma'][0]:.3f}, near_spike {biases['near_spike'][0]:.2f}")
+    jit_compile = core_devices.resolve_jit_compile(p.jit_compile, setup.report, sparse_first_layer=False)
+    print(f"XLA {'on' if jit_compile else 'off'} (--jit-compile {p.jit_compile})")
     default_train_window, default_valid_window = DEFAULT_WINDOWS_MS[p.model_type]
     steps_per_epoch = p.steps_per_epoch or math.ceil(len(train["indices"]) / p.batch_size)
     train_started = time.time()
@@ -129,7 +129,7 @@ def main(argv=None, devices=None, loaded_splits=None):
         p.valid_window_ms or default_valid_window, p.learning_rate, p.weight_decay, p.clip_norm, p.warmup_epochs,
         p.cooldown_epochs, seed=p.random_seed, checkpoint_path=os.path.join(run_dir, "best.weights.h5"),
         verbose=p.verbose, warmup_steps=p.warmup_steps, warmup_start_factor=p.warmup_start_factor,
-        deep_rate_fan_in=p.deep_rate_fan_in)
+        deep_rate_fan_in=p.deep_rate_fan_in, jit_compile=jit_compile)
     training_sec = time.time() - train_started
 
     results, _ = evaluate_ball_and_stick_twin(model, test, p.test_window_ms, seed=p.random_seed)
@@ -138,7 +138,7 @@ def main(argv=None, devices=None, loaded_splits=None):
                     "constant_output_valid_spike_loss": best["constant_output_valid_spike_loss"],
                     "num_train_files": int(len(train["indices"])),
                     "num_valid_files": int(len(valid["indices"])), "num_train_steps": p.num_epochs * steps_per_epoch,
-                    "training_sec": training_sec, "runtime_sec": time.time() - started, "device_report": setup.report,
+                    "training_sec": training_sec, "jit_compile": bool(jit_compile), "runtime_sec": time.time() - started, "device_report": setup.report,
                     "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0})
     model_description = {"model_type": p.model_type, "config": p.config, "num_segments": int(num_segments),
                          "name": model.name, "weights": "best.weights.h5"}

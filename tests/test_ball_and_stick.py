@@ -3,6 +3,8 @@
 import gc
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -208,10 +210,9 @@ def test_per_step_warmup_schedule():
 def test_quick_recipe_ramps_the_loss_weights_while_the_rate_warms_up_per_step():
     from keras import ops
 
-    import ball_and_stick_experiment as experiment
-    from neuron_as_deep_net.ball_and_stick import networks, training
+    from neuron_as_deep_net.ball_and_stick import networks, recipes, training
 
-    r = experiment.QUICK_RECIPE
+    r = recipes.QUICK_RECIPE
     model = networks.build_ball_and_stick_config("A")
     losses = training.compile_ball_and_stick_model(
         model, r["learning_rate"], steps_per_epoch=r["steps_per_epoch"], num_epochs=r["num_epochs"],
@@ -302,6 +303,36 @@ def test_head_biases_start_at_the_training_targets_means():
     branch = (arrays["branch_v"].astype(np.float64) + 85.0) / 42.5
     np.testing.assert_allclose(model.get_layer("branch_v").get_weights()[1], branch.mean(axis=(0, 1)), rtol=1e-4)
     assert model.get_layer("inst_rate").get_weights()[1][0] == pytest.approx(10 * arrays["inst_rate"].mean(), rel=1e-5)
+
+
+def test_xla_trains_the_same_twin_and_is_used_when_asked():
+    import keras
+
+    from neuron_as_deep_net.ball_and_stick import networks, training
+
+    rng = np.random.default_rng(2)
+    num_sims, num_ms = 6, 700
+    arrays = {"inputs": (rng.random((num_sims, num_ms, 16)) < 0.05).astype(np.float16) * 10,
+              "spikes": rng.random((num_sims, num_ms)) < 0.01, "near_spike": rng.random((num_sims, num_ms)) < 0.1,
+              "soma_v": rng.uniform(-80.0, -60.0, (num_sims, num_ms)).astype(np.float32),
+              "inst_rate": rng.uniform(0.0, 0.02, (num_sims, num_ms)).astype(np.float32),
+              "branch_v": rng.uniform(-80.0, -20.0, (num_sims, num_ms, 8)).astype(np.float16)}
+    histories, models = {}, {}
+    for jit_compile in (False, True):
+        keras.utils.set_random_seed(0)
+        model = networks.build_ball_and_stick_config("A")
+        histories[jit_compile], _ = training.train_ball_and_stick_twin(
+            model, arrays, arrays, num_epochs=2, steps_per_epoch=3, batch_size=2, train_window_ms=256,
+            valid_window_ms=512, learning_rate=1e-3, warmup_epochs=0, cooldown_epochs=0, verbose=False,
+            jit_compile=jit_compile)
+        models[jit_compile] = model
+    # the flag reaches Keras: XLA compiles the train step only when asked (Keras' own "auto" is off on a CPU)
+    assert models[True].jit_compile is True and models[False].jit_compile is False
+    # the same seed, windows and math: XLA changes only the rounding, so six steps end at the same losses
+    for without, with_xla in zip(histories[False], histories[True]):
+        assert with_xla["train_loss"] == pytest.approx(without["train_loss"], rel=1e-4)
+        assert with_xla["valid_spikes"] == pytest.approx(without["valid_spikes"], rel=1e-4)
+    assert histories[True][-1]["valid_spikes"] != histories[True][0]["valid_spikes"]  # the twin did train
 
 
 @pytest.mark.parametrize("config,params,depth,receptive_field",
@@ -508,25 +539,34 @@ def test_experiment_script_smoke(tmp_path, monkeypatch):
     assert summary["recorded_stage_sec"]["train_AMPA_point_A_sec"] > 10 * again["timings_sec"]["train_AMPA_point_A_sec"]
 
 
-def test_quick_preset_is_one_recipe_shared_with_the_train_script():
+def test_quick_and_laptop_presets_are_one_recipe_written_once():
     import ball_and_stick_experiment as experiment
     import train_DNN_twin_of_BS_neuron as train_script
+    from neuron_as_deep_net.ball_and_stick import recipes
 
-    quick = experiment.PRESETS["quick"]
-    # one recipe for every twin: no per-cell or per-config training entries, the same as the train script's quick
-    assert not any(key.startswith("long_run") for key in quick)
-    recipe = {key: value for key, value in quick.items() if key in experiment.TRAIN_PARAMETERS}
-    assert recipe == train_script.PRESETS["quick"]
-    assert recipe["num_epochs"] * recipe["steps_per_epoch"] == 3000 and recipe["deep_rate_fan_in"] == 256
-    assert recipe["warmup_epochs"] == 10 and recipe["warmup_steps"] == 300  # loss ramp over epochs 25-40, per-step rate
+    def recipe_of(preset):  # the training entries of one of the experiment's presets
+        return {key: value for key, value in preset.items() if key in experiment.TRAIN_PARAMETERS}
+
+    quick, laptop = experiment.PRESETS["quick"], experiment.PRESETS["laptop"]
+    # one recipe for every twin: no per-cell or per-config training entries; the experiment and the train script
+    # both take it from recipes.py
+    for preset in (quick, laptop):
+        assert not any(key.startswith("long_run") for key in preset)
+    assert recipe_of(quick) == recipes.QUICK_RECIPE and train_script.PRESETS["quick"] is recipes.QUICK_RECIPE
+    assert recipe_of(laptop) == recipes.LAPTOP_RECIPE and train_script.PRESETS["laptop"] is recipes.LAPTOP_RECIPE
+    # the numbers the README measured: quick 3,000 steps, the loss ramp over epochs 25-40, per-step rate warm-up
+    r = recipes.QUICK_RECIPE
+    assert r["num_epochs"] * r["steps_per_epoch"] == 3000 and r["deep_rate_fan_in"] == 256
+    assert r["warmup_epochs"] == 10 and r["warmup_steps"] == 300 and r["cooldown_epochs"] == 15
     assert quick["cells_per_run"] == 16 and quick["num_repeats_per_cell"] == [16, 16]
-    # the laptop preset: the same recipe, loss ramp included, for 7,200 steps, for every twin; 16 cells per run
-    laptop = experiment.PRESETS["laptop"]
-    assert not any(key.startswith("long_run") for key in laptop)
-    laptop_recipe = dict(recipe, num_epochs=144, cooldown_epochs=36, max_valid_files=64)
-    assert {key: value for key, value in laptop.items() if key in experiment.TRAIN_PARAMETERS} == laptop_recipe
-    assert train_script.PRESETS["laptop"] == laptop_recipe
+    # laptop: the same recipe, loss ramp included, for 7,200 steps (decay over the last 36 epochs), 64 valid files
+    assert recipes.LAPTOP_RECIPE == dict(r, num_epochs=144, cooldown_epochs=36, max_valid_files=64)
     assert laptop["cells_per_run"] == 16 and laptop["num_repeats_per_cell"] == [155, 280]
+    # importing the recipes does not load TensorFlow (the scripts read them before parsing their parameters)
+    probe = ("import sys; import neuron_as_deep_net.ball_and_stick.recipes; "
+             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True).stdout.split() == ["False", "False"]
 
 
 def test_comparison_names_the_smallest_network_that_beats_the_reference():
@@ -572,6 +612,22 @@ def test_inference_cost_is_measured_per_twin_in_a_fresh_process(tmp_path):
     assert costs["D"]["inference_ms_per_simulation"] > costs["A"]["inference_ms_per_simulation"] > 0
     assert all(cost["baseline_memory_mb"] > 100 for cost in costs.values())  # Keras was imported first
     assert not list((tmp_path / "scratch").iterdir())  # the window file is removed
+    # both modes (XLA off / on), each in its own process: for time and for memory the better mode counts, and
+    # every mode's values are kept
+    both = compare.inference_cost(str(tmp_path / "D"), test, 512, 2, str(tmp_path / "scratch"), modes=(False, True))
+    times = {False: both["inference_ms_without_xla"], True: both["inference_ms_with_xla"]}
+    memory = {False: both["inference_memory_mb_without_xla"], True: both["inference_memory_mb_with_xla"]}
+    assert both["inference_ms_xla"] == min(times, key=times.get)
+    assert both["inference_ms_per_simulation"] == min(times.values()) > 0
+    assert both["inference_memory_xla"] == min(memory, key=memory.get)
+    assert both["inference_memory_mb"] == min(memory.values()) > 0
+    assert costs["D"]["inference_ms_xla"] is False and "inference_ms_with_xla" not in costs["D"]  # one mode: off
+    row = {"inference_ms_per_simulation": 15.5, "inference_ms_xla": True, "inference_ms_without_xla": 227.2,
+           "inference_ms_with_xla": 15.5, "inference_memory_mb": 34.2, "inference_memory_xla": False,
+           "inference_memory_mb_without_xla": 34.2, "inference_memory_mb_with_xla": 119.0}
+    assert compare.inference_text(row, "ms") == "15.5 ms (XLA; 227.2 ms without)"
+    assert compare.inference_text(row, "memory") == "34 MB (no XLA; 119 MB with)"
+    assert compare.inference_text({"inference_memory_mb": None}, "memory") == "n/a"
     # the memory is counted from the process's state before loading, not from an earlier, higher peak
     from neuron_as_deep_net.ball_and_stick import evaluation
 

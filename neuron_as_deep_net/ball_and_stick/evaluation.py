@@ -74,11 +74,12 @@ def _reset_peak_memory():
         return False
 
 
-def inference_cost(run_dir, x, repeats=5) -> dict:
+def inference_cost(run_dir, x, repeats=5, jit_compile=False) -> dict:
     """Median wall time (ms) of one forward pass over the batch ``x`` after a warm-up call, and the inference
     memory (MB): the peak resident memory of loading the twin from ``run_dir`` and running it, above the memory the
     process held before (Keras imported, ``x`` loaded). The peak is measured by resetting the process's
-    high-water mark first (Linux); elsewhere the memory is None. Meant for a fresh process per twin."""
+    high-water mark first (Linux); elsewhere the memory is None. jit_compile: the forward pass XLA-compiled (its
+    compilation happens in the warm-up call) or not. Meant for a fresh process per twin."""
     import time
 
     import keras  # noqa: F401  (imported before the baseline, so the framework itself is not counted)
@@ -88,7 +89,8 @@ def inference_cost(run_dir, x, repeats=5) -> dict:
     before = _memory_status_mb() if _reset_peak_memory() else None  # (current, peak) MB, or None off Linux
     baseline_mb = before[0] if before else None
     model = load_ball_and_stick_twin(run_dir)
-    model.predict_on_batch(x)  # warm-up: tracing
+    model.jit_compile = bool(jit_compile)
+    model.predict_on_batch(x)  # warm-up: tracing (and XLA compilation)
     times = []
     for _ in range(int(repeats)):
         started = time.perf_counter()
@@ -96,4 +98,5 @@ def inference_cost(run_dir, x, repeats=5) -> dict:
         times.append(time.perf_counter() - started)
     after = _memory_status_mb() if before else None
     return {"inference_ms_per_simulation": 1000.0 * float(np.median(times)),
-            "inference_memory_mb": (after[1] - baseline_mb) if after else None, "baseline_memory_mb": baseline_mb}
+            "inference_memory_mb": (after[1] - baseline_mb) if after else None, "baseline_memory_mb": baseline_mb,
+            "jit_compile": bool(model.jit_compile)}

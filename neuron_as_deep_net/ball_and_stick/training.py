@@ -265,13 +265,14 @@ def deep_kernel_rate_factors(model, reference_fan_in):
 
 def compile_ball_and_stick_model(model, learning_rate=3e-4, weight_decay=1e-3, clip_norm=25.0, steps_per_epoch=1,
                                  num_epochs=1, warmup_epochs=0, cooldown_epochs=0, warmup_steps=0,
-                                 warmup_start_factor=0.001, deep_rate_fan_in=0):
+                                 warmup_start_factor=0.001, deep_rate_fan_in=0, jit_compile="auto"):
     """AdamW (decoupled decay, global-norm clipping) with the warm-up/cool-down schedule, and the five losses
     with their ramped weights; returns the losses dict. warmup_epochs=0: no warm-up and the initial loss weights
     throughout (cooldown_epochs=0 and warmup_steps=0 too: a constant rate). warmup_steps > 0: per-step rate
     warm-up instead of the per-epoch one (warmup_epochs then only places the loss-weight ramp).
     deep_rate_fan_in > 0: the deeper conv kernels' rates scaled by min(1, deep_rate_fan_in / fan-in)
-    (:func:`deep_kernel_rate_factors`; opt-in, issue 22); 0: one rate for every weight, as the tutorial."""
+    (:func:`deep_kernel_rate_factors`; opt-in, issue 22); 0: one rate for every weight, as the tutorial.
+    jit_compile: Keras' (True: XLA for the train step and predictions; "auto": on a GPU only)."""
     if warmup_epochs or cooldown_epochs or warmup_steps:
         schedule = EpochLearningRate(learning_rate, steps_per_epoch, num_epochs, warmup_epochs, cooldown_epochs,
                                      warmup_steps, warmup_start_factor)
@@ -286,7 +287,7 @@ def compile_ball_and_stick_model(model, learning_rate=3e-4, weight_decay=1e-3, c
     losses = {name: ScheduledLoss(kind, initial, final if warmup_epochs else initial, optimizer.iterations,
                                   steps_per_epoch, num_epochs, max(warmup_epochs, 1), f"{name}_loss")
               for name, (kind, initial, final) in BS_LOSSES.items()}
-    model.compile(optimizer=optimizer, loss=losses)
+    model.compile(optimizer=optimizer, loss=losses, jit_compile=jit_compile)
     return losses
 
 
@@ -370,12 +371,14 @@ def check_twin_parameters(configs, num_epochs, warmup_epochs, cooldown_epochs, w
 def train_ball_and_stick_twin(model, train_arrays, valid_arrays, num_epochs, steps_per_epoch, batch_size=16,
                               train_window_ms=2048, valid_window_ms=4096, learning_rate=3e-4, weight_decay=1e-3,
                               clip_norm=25.0, warmup_epochs=10, cooldown_epochs=25, seed=0, checkpoint_path=None,
-                              verbose=True, warmup_steps=0, warmup_start_factor=0.001, deep_rate_fan_in=0):
+                              verbose=True, warmup_steps=0, warmup_start_factor=0.001, deep_rate_fan_in=0,
+                              jit_compile="auto"):
     """Train a twin (spec §4): AdamW with warm-up/cool-down, ramped loss weights, best checkpoint by validation
     spike BCE (restored at the end). warmup_epochs=0: no per-epoch warm-up and the initial loss weights throughout
     (the quick presets: a ramp to spike weight 24 does not fit in a quick budget). warmup_steps > 0: a per-step
     linear rate warm-up from warmup_start_factor x learning_rate; deep_rate_fan_in > 0: the deeper kernels' rates
-    scaled by 1 / fan-in (:func:`deep_kernel_rate_factors`; both issue 22, the quick preset's recipe). Returns
+    scaled by 1 / fan-in (:func:`deep_kernel_rate_factors`; both issue 22, the quick preset's recipe); jit_compile:
+    XLA (Keras' compile argument). Returns
     (schedule history list, best {'epoch', 'valid_losses'})."""
     if warmup_epochs < 0 or cooldown_epochs < 0 or warmup_epochs + cooldown_epochs > num_epochs:
         raise ValueError(f"need warm-up ({warmup_epochs}) and cool-down ({cooldown_epochs}) epochs >= 0 with their sum "
@@ -384,7 +387,7 @@ def train_ball_and_stick_twin(model, train_arrays, valid_arrays, num_epochs, ste
     train_window_ms = fitting_window_ms(train_arrays, train_window_ms)
     losses = compile_ball_and_stick_model(model, learning_rate, weight_decay, clip_norm, steps_per_epoch, num_epochs,
                                           warmup_epochs, cooldown_epochs, warmup_steps, warmup_start_factor,
-                                          deep_rate_fan_in)
+                                          deep_rate_fan_in, jit_compile)
     valid_x, valid_targets = fixed_validation_windows(valid_arrays, valid_window_ms)
     schedule = BallAndStickSchedule(losses, valid_x, valid_targets, checkpoint_path, num_epochs=num_epochs,
                                     verbose=verbose)
