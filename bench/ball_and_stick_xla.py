@@ -18,6 +18,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import compare_twin_architectures  # noqa: E402  (its parsing of twin names, split_model)
+
 # -----------------------------------------------------------------------------
 twins = ["TCN:A", "TCN:B", "TCN:C", "TCN:D", "TCN:E", "ResNetTCN", "ELM", "Transformer"]  # TCN:<config> | type
 batch_size = 4  # [>= 1] windows per step (the quick and laptop presets' 4)
@@ -38,8 +40,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 from neuron_as_deep_net.ball_and_stick import recipes, training, twins
-spec, xla, batch, window, inference_window, warmup, timed, repeats, seed = sys.argv[1], sys.argv[2] == "true", *map(int, sys.argv[3:])
-model_type, config = (spec.split(":") + ["C"])[:2]
+model_type, config, xla = sys.argv[1], sys.argv[2], sys.argv[3] == "true"
+batch, window, inference_window, warmup, timed, repeats, seed = map(int, sys.argv[4:])
 rng = np.random.default_rng(seed)
 num_sims, num_ms = 16, max(window, inference_window) + 64
 arrays = {"inputs": (rng.random((num_sims, num_ms, 16)) < 0.01).astype(np.float16) * 10,
@@ -80,7 +82,8 @@ print(json.dumps({"step_ms": step_ms, "inference_ms": 1000.0 * float(np.median(t
 def run_arm(p, spec, xla, root):
     """One twin, one mode, in a fresh process: {'step_ms', 'inference_ms', 'xla'}."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
-    arguments = [spec, "true" if xla else "false"] + [str(int(value)) for value in (
+    model_type, config = compare_twin_architectures.split_model(spec)  # the comparison's own parsing and checks
+    arguments = [model_type, config or "C", "true" if xla else "false"] + [str(int(value)) for value in (
         p.batch_size, p.train_window_ms, p.inference_window_ms, p.warmup_steps, p.timed_steps, p.inference_repeats,
         p.random_seed)]
     completed = subprocess.run([sys.executable, "-c", ARM, *arguments], capture_output=True, text=True, env=env)
